@@ -1,0 +1,196 @@
+"""The public API: ``Assistant`` (one configuration, loaded once) and ``ask()``."""
+
+from __future__ import annotations
+
+import threading
+import time
+import unicodedata
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from assistant.config import Settings, load_settings, offline_environment
+from assistant.errors import CollectionNotFound, ConfigError, EmptyIndex, EmptyQuestion, QuestionTooLong
+from assistant.followup import Turn, as_turns, standalone
+from assistant.types import Answer, DocumentRecord
+
+
+def clean_question(question: str, limit: int) -> str:
+    """Strip control characters and outer whitespace; refuse empty or over-long questions."""
+    if not isinstance(question, str):
+        raise EmptyQuestion("the question must be text")
+    text = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Cs", "Co") else ch for ch in question
+    )
+    text = " ".join(text.split())
+    if not text:
+        raise EmptyQuestion("the question is empty: ask something about your documents")
+    if len(text) > limit:
+        raise QuestionTooLong(
+            f"the question is {len(text):,} characters long; the limit is {limit:,} (max_question_chars)"
+        )
+    return text
+
+
+class Assistant:
+    """Question answering over one collection, with everything loaded once and reused.
+
+    >>> a = Assistant(collection="notes")
+    >>> a.ask("What did the report conclude?").text
+    """
+
+    def __init__(self, settings: Settings | None = None, **overrides: Any):
+        offline_environment()
+        self.settings = settings.replace(**overrides) if settings else load_settings(overrides)
+        self._lock = threading.RLock()
+        self._collection = None
+        self._answerer = None
+
+    # --- parts, loaded on first use -------------------------------------------------
+    @property
+    def embedder(self):
+        from assistant.embedding import get_embedder
+
+        return get_embedder(self.settings.embed_model, self.settings.embed_batch_size)
+
+    def collection(self, refresh: bool = False):
+        """The Chroma collection, checked: exists, non-empty, same embedding model."""
+        from assistant.store import Store
+
+        with self._lock:
+            if self._collection is None or refresh:
+                col = Store(self.settings).open(self.settings.collection)
+                built_with = col.embed_model
+                if built_with and built_with != self.settings.embed_model:
+                    raise ConfigError(
+                        f"collection {col.name!r} was built with embedding model {built_with!r}, "
+                        f"but embed_model is {self.settings.embed_model!r}"
+                    )
+                self._collection = col
+            if self._collection.count() == 0:
+                raise EmptyIndex(
+                    f"collection {self.settings.collection!r} is empty; add documents first: "
+                    f"assistant ingest PATH --collection {self.settings.collection}"
+                )
+            return self._collection
+
+    def retriever(self):
+        from assistant.retrieve import Retriever
+
+        return Retriever(self.settings, self.collection(), self.embedder)
+
+    @property
+    def answerer(self):
+        with self._lock:
+            if self._answerer is None:
+                self._answerer = self._make_answerer()
+            return self._answerer
+
+    def _make_answerer(self):
+        from assistant.answer.base import AnswerTools
+        from assistant.keyword import keyword_index
+
+        name = self.settings.answerer
+        if name == "extractive":
+            from assistant.answer.extractive import ExtractiveAnswerer
+
+            def idf(term: str) -> float:
+                return keyword_index(self.settings, self.collection()).idf(term)
+
+            return ExtractiveAnswerer(AnswerTools(self.embedder, idf), self.settings.max_answer_sentences)
+        raise ConfigError(f"unknown answerer {name!r}; available: extractive")
+
+    # --- asking ------------------------------------------------------------------
+    def ask(self, question: str, *, history: Sequence[Any] | None = None) -> Answer:
+        """Answer ``question`` from the collection, citing passages by [n].
+
+        ``history``: earlier turns (``Answer`` objects, (question, answer) pairs or plain
+        questions) so that follow-ups like "how many did it injure?" find their subject.
+        """
+        from assistant.answer.base import Question
+
+        started = time.perf_counter()
+        text = clean_question(question, self.settings.max_question_chars)
+        turns = as_turns(history)
+        query, context = standalone(text, turns)
+        retrieval = self.retriever().retrieve(query)
+        q = Question(
+            text=text,
+            standalone=query,
+            history=[(t.question, t.answer) for t in turns],
+            context=context,
+            vector=retrieval.query_vector,
+        )
+        answer = self.answerer.answer(q, retrieval.hits)
+        answer.standalone_question = query
+        answer.timings_ms = {
+            "retrieval": retrieval.timings_ms.get("retrieval", 0.0),
+            **{k: v for k, v in answer.timings_ms.items()},
+            "total": (time.perf_counter() - started) * 1000,
+        }
+        return answer
+
+    def chat(self) -> "Chat":
+        from assistant.chat import Chat
+
+        return Chat(self)
+
+    def retrieve(self, query: str, k: int | None = None, mode: str = "fused"):
+        return self.retriever().retrieve(clean_question(query, self.settings.max_question_chars), k, mode)
+
+    # --- the index ------------------------------------------------------------------
+    def ingest(self, paths: Sequence[str | Path], *, prune: bool = False, progress: bool | None = False):
+        from ingest.pipeline import Ingestor
+
+        report = Ingestor(self.settings, self.embedder, progress=progress).ingest_paths(paths, prune=prune)
+        self._collection = None
+        return report
+
+    def ingest_records(self, records: Iterable[dict[str, Any]], progress: bool | None = False):
+        from ingest.pipeline import Ingestor
+
+        report = Ingestor(self.settings, self.embedder, progress=progress).ingest_records(records)
+        self._collection = None
+        return report
+
+    def sources(self) -> list[DocumentRecord]:
+        """Indexed documents, by source."""
+        from assistant.store import Store
+
+        col = Store(self.settings).open(self.settings.collection)
+        return sorted(col.documents().values(), key=lambda d: d.source)
+
+    def forget(self, path: str | Path) -> list[DocumentRecord]:
+        from ingest.pipeline import forget
+
+        removed = forget(self.settings, path)
+        self._collection = None
+        return removed
+
+    def collections(self) -> list[str]:
+        from assistant.store import Store
+
+        return Store(self.settings).collection_names()
+
+
+_DEFAULT: dict[Settings, Assistant] = {}
+_DEFAULT_LOCK = threading.Lock()
+
+
+def get_assistant(**overrides: Any) -> Assistant:
+    """A shared ``Assistant`` for these settings (models and indexes load once per process)."""
+    settings = load_settings(overrides)
+    with _DEFAULT_LOCK:
+        if settings not in _DEFAULT:
+            _DEFAULT[settings] = Assistant(settings)
+        return _DEFAULT[settings]
+
+
+def ask(question: str, *, history: Sequence[Any] | None = None, **overrides: Any) -> Answer:
+    """Answer a question from your documents, with numbered citations.
+
+    Keyword arguments override configuration (e.g. ``collection="notes"``, ``top_k=8``).
+    """
+    return get_assistant(**overrides).ask(question, history=history)
+
+
+__all__ = ["Assistant", "ask", "get_assistant", "Turn", "CollectionNotFound"]

@@ -1,0 +1,237 @@
+"""The ``assistant`` command: a thin layer over the Python API.
+
+Every command accepts the configuration options (--data-dir, --collection, ...); they win
+over ASSISTANT_* environment variables and the config file. Errors print one line on
+stderr and exit non-zero, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from assistant.errors import AssistantError
+
+EPILOG = """\
+examples:
+  assistant ingest ~/notes ~/papers/*.pdf     index files (directories are walked)
+  assistant ask "How many targets did the US strike?"
+  assistant ask --json "..."                  machine-readable answer
+  assistant sources                           what is indexed
+  assistant forget ~/notes/old.md             remove a document
+  assistant config                            effective settings and where they come from
+
+configuration (first wins): command-line options, ASSISTANT_* environment variables,
+the config file ($ASSISTANT_CONFIG or ~/.config/assistant/config.toml), defaults.
+"""
+
+
+def _config_options() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("configuration")
+    g.add_argument("--data-dir", metavar="DIR", help="where the index lives (ASSISTANT_DATA_DIR)")
+    g.add_argument("--collection", "-c", metavar="NAME", help="collection to use (ASSISTANT_COLLECTION)")
+    g.add_argument("--chroma-url", metavar="URL", help="use a Chroma server instead of the data dir")
+    g.add_argument("--embed-model", metavar="MODEL", help="sentence-transformers model path")
+    g.add_argument("--top-k", type=int, metavar="K", help="passages used to answer")
+    g.add_argument("--config", metavar="FILE", help="config file (TOML)")
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = _config_options()
+    parser = argparse.ArgumentParser(
+        prog="assistant",
+        description="Answers questions from your own documents, with numbered citations. Runs offline.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("ingest", parents=[common], help="add or update documents in the index",
+                       description="Index files (.txt .md .pdf .html .docx); directories are walked recursively. "
+                       "Unchanged files are skipped; changed ones replaced; unreadable ones skipped with a reason.")
+    p.add_argument("paths", nargs="*", metavar="PATH", help="files or directories")
+    p.add_argument("--sample", action="store_true", help="ingest the bundled sample article")
+    p.add_argument("--prune", action="store_true", help="also remove documents whose files are gone")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("ask", parents=[common], help="answer a question from the index",
+                       description="Answer a question with citations [n] to the passages used; "
+                       "says so when the documents don't contain the answer.")
+    p.add_argument("question", nargs="+", help="the question (quote it, or not)")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+
+    p = sub.add_parser("sources", parents=[common], help="list indexed documents")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("forget", parents=[common], help="remove a document (or a directory's documents)")
+    p.add_argument("path", help="the file or directory as it was ingested")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("collections", parents=[common], help="list collections")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("config", parents=[common], help="show the effective configuration")
+    p.add_argument("--json", action="store_true")
+    return parser
+
+
+def _cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    keys = ("data_dir", "collection", "chroma_url", "embed_model", "top_k")
+    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+
+
+def _resolve(args: argparse.Namespace):
+    from assistant.config import resolve
+
+    return resolve(cli=_cli_overrides(args), config_file=args.config)
+
+
+def _assistant(args: argparse.Namespace):
+    from assistant.api import Assistant
+
+    return Assistant(_resolve(args).settings)
+
+
+def _display_source(source: str) -> str:
+    return Path(source).name if os.sep in source else source
+
+
+def format_answer(answer) -> str:
+    lines = [answer.text]
+    if answer.citations:
+        lines.append("")
+        for c in answer.citations:
+            where = _display_source(c.source)
+            where += f", page {c.page}" if c.page else ""
+            where += f", chunk {c.ordinal}"
+            lines.append(f'[{c.n}] {where}: "{c.quote}" (score {c.score:.2f})')
+    elif answer.related:
+        lines.append("")
+        lines.append("Closest passages:")
+        for c in answer.related:
+            where = _display_source(c.source) + (f", page {c.page}" if c.page else "") + f", chunk {c.ordinal}"
+            lines.append(f'- {where}: "{c.quote}" (score {c.score:.2f})')
+    return "\n".join(lines)
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def cmd_ingest(args) -> int:
+    paths = list(args.paths)
+    if args.sample:
+        from assistant.samples import sample_files
+
+        paths.extend(str(p) for p in sample_files())
+    if not paths and not args.prune:
+        raise AssistantError("nothing to ingest: give one or more paths (or --sample)")
+    assistant = _assistant(args)
+    progress = False if (args.quiet or args.json) else None
+    if not paths:  # --prune alone
+        report = assistant.ingest([], prune=True, progress=progress)
+    else:
+        report = assistant.ingest(paths, prune=args.prune, progress=progress)
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(report.summary())
+    return 0
+
+
+def cmd_ask(args) -> int:
+    question = " ".join(args.question)
+    answer = _assistant(args).ask(question)
+    if args.json:
+        _print_json(answer.to_dict())
+    else:
+        print(format_answer(answer))
+    return 0
+
+
+def cmd_sources(args) -> int:
+    docs = _assistant(args).sources()
+    if args.json:
+        _print_json([d.to_dict() for d in docs])
+        return 0
+    if not docs:
+        print("no documents indexed")
+        return 0
+    for d in docs:
+        flag = "" if d.complete else f"  (incomplete: {d.chunks}/{d.expected_chunks} chunks; re-run ingest)"
+        print(f"{d.source}\t{d.chunks} chunks\tingested {d.ingested_at}{flag}")
+    print(f"{len(docs)} documents, {sum(d.chunks for d in docs)} chunks")
+    return 0
+
+
+def cmd_forget(args) -> int:
+    removed = _assistant(args).forget(args.path)
+    if args.json:
+        _print_json([d.to_dict() for d in removed])
+    else:
+        for d in removed:
+            print(f"removed {d.source} ({d.chunks} chunks)")
+    return 0
+
+
+def cmd_collections(args) -> int:
+    names = _assistant(args).collections()
+    if args.json:
+        _print_json(names)
+    else:
+        print("\n".join(names) if names else "no collections")
+    return 0
+
+
+def cmd_config(args) -> int:
+    from assistant.config import describe
+
+    resolved = _resolve(args)
+    rows = describe(resolved)
+    if args.json:
+        _print_json({"config_file": str(resolved.config_file), "settings": rows})
+        return 0
+    width = max(len(r["name"]) for r in rows)
+    print(f"config file: {resolved.config_file}{'' if resolved.config_file.exists() else ' (not present)'}")
+    for r in rows:
+        print(f"{r['name']:<{width}}  {r['value']}  [{r['origin']}]")
+    return 0
+
+
+COMMANDS = {
+    "ingest": cmd_ingest,
+    "ask": cmd_ask,
+    "sources": cmd_sources,
+    "forget": cmd_forget,
+    "collections": cmd_collections,
+    "config": cmd_config,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 2
+    try:
+        return COMMANDS[args.command](args)
+    except AssistantError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

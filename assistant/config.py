@@ -1,0 +1,250 @@
+"""All configuration, in one place.
+
+Each value is taken from the first of these that sets it:
+keyword arguments (``ask(..., collection=...)``, ``Assistant(...)``), command-line options,
+environment variables ``ASSISTANT_<NAME>``, the config file (TOML), then the defaults below.
+
+The config file is ``$ASSISTANT_CONFIG`` if set, else ``<user config dir>/assistant/config.toml``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Mapping
+
+from assistant.errors import ConfigError
+
+ENV_PREFIX = "ASSISTANT_"
+PACKAGED_MODEL = "all-MiniLM-L6-v2"
+
+
+def _user_dir(kind: str) -> Path:
+    # platformdirs is small and already a dependency of the stack; fall back to XDG paths.
+    try:
+        import platformdirs
+
+        return Path(getattr(platformdirs, f"user_{kind}_dir")("assistant"))
+    except ImportError:  # pragma: no cover
+        base = os.environ.get(f"XDG_{kind.upper()}_HOME") or Path.home() / (
+            ".local/share" if kind == "data" else ".config"
+        )
+        return Path(base) / "assistant"
+
+
+def default_config_file() -> Path:
+    return Path(os.environ.get(ENV_PREFIX + "CONFIG") or _user_dir("config") / "config.toml")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective configuration. Field docs are shown by ``assistant config``."""
+
+    data_dir: Path = field(
+        default_factory=lambda: _user_dir("data"),
+        metadata={"doc": "where the index (Chroma files, keyword index) lives"},
+    )
+    collection: str = field(default="default", metadata={"doc": "collection to read and write"})
+    chroma_url: str = field(
+        default="", metadata={"doc": "Chroma server URL (http://host:port); empty = embedded on-disk"}
+    )
+    embed_model: str = field(
+        default=PACKAGED_MODEL,
+        metadata={"doc": "sentence-transformers model: the packaged all-MiniLM-L6-v2, or a local path"},
+    )
+    embed_batch_size: int = field(default=32, metadata={"doc": "texts per encoder batch"})
+    chunk_tokens: int = field(
+        default=200, metadata={"doc": "chunk size in the embedding model's word pieces"}
+    )
+    chunk_overlap: int = field(
+        default=40, metadata={"doc": "word pieces of trailing sentences repeated in the next chunk"}
+    )
+    embed_title: bool = field(
+        default=True, metadata={"doc": "prefix each chunk's title to the text that is embedded"}
+    )
+    max_file_mb: float = field(default=20.0, metadata={"doc": "larger files are skipped"})
+    top_k: int = field(default=5, metadata={"doc": "passages handed to the answerer"})
+    fetch_k: int = field(
+        default=30, metadata={"doc": "candidates taken from each retriever before fusion"}
+    )
+    rrf_k: int = field(default=60, metadata={"doc": "reciprocal-rank-fusion constant"})
+    dense_weight: float = field(default=1.0, metadata={"doc": "weight of dense ranks in fusion"})
+    keyword_weight: float = field(default=1.0, metadata={"doc": "weight of BM25 ranks in fusion"})
+    answerer: str = field(
+        default="extractive", metadata={"doc": "how answers are written: extractive (no LLM)"}
+    )
+    max_answer_sentences: int = field(
+        default=3, metadata={"doc": "sentences the extractive answerer may quote"}
+    )
+    max_question_chars: int = field(
+        default=2000, metadata={"doc": "longer questions are refused with an error"}
+    )
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **_coerce_all(changes, origin="argument"))
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+
+FIELD_NAMES = tuple(f.name for f in fields(Settings))
+
+
+def _coerce(name: str, value: Any, origin: str) -> Any:
+    """Turn a raw value (often a string from env or CLI) into the field's type."""
+    f = next(f for f in fields(Settings) if f.name == name)
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    try:
+        if kind == "Path":
+            return Path(os.path.expanduser(str(value)))
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(f"expected true/false, got {value!r}")
+        if kind == "int":
+            if isinstance(value, bool):
+                raise ValueError("expected an integer")
+            return int(value)
+        if kind == "float":
+            return float(value)
+        return str(value)
+    except ValueError as exc:
+        raise ConfigError(f"bad value for {name} (from {origin}): {exc}") from None
+
+
+def _coerce_all(values: Mapping[str, Any], origin: str) -> dict[str, Any]:
+    out = {}
+    for name, value in values.items():
+        if name not in FIELD_NAMES:
+            raise ConfigError(f"unknown setting {name!r} (from {origin}); known: {', '.join(FIELD_NAMES)}")
+        if value is None:
+            continue
+        out[name] = _coerce(name, value, origin)
+    return out
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    import tomllib
+
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from None
+    # Allow either top-level keys or an [assistant] table.
+    if isinstance(data.get("assistant"), dict):
+        data = {**{k: v for k, v in data.items() if k != "assistant"}, **data["assistant"]}
+    return data
+
+
+@dataclass
+class Resolved:
+    settings: Settings
+    origins: dict[str, str]  # field name -> "argument" | "command line" | "env ASSISTANT_X" | "file" | "default"
+    config_file: Path
+
+
+def resolve(
+    overrides: Mapping[str, Any] | None = None,
+    cli: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_file: str | Path | None = None,
+) -> Resolved:
+    """Compute settings from every source, remembering where each value came from."""
+    environ = os.environ if environ is None else environ
+    path = Path(config_file) if config_file else Path(
+        environ.get(ENV_PREFIX + "CONFIG") or _user_dir("config") / "config.toml"
+    )
+    layers: list[tuple[str, dict[str, Any]]] = [
+        (f"file {path}", _coerce_all(_read_config_file(path), f"config file {path}")),
+        (
+            "env",
+            _coerce_all(
+                {
+                    n: environ[ENV_PREFIX + n.upper()]
+                    for n in FIELD_NAMES
+                    if environ.get(ENV_PREFIX + n.upper(), "") != ""
+                },
+                "environment",
+            ),
+        ),
+        ("command line", _coerce_all(dict(cli or {}), "command line")),
+        ("argument", _coerce_all(dict(overrides or {}), "argument")),
+    ]
+    values: dict[str, Any] = {}
+    origins = {n: "default" for n in FIELD_NAMES}
+    for origin, layer in layers:
+        for name, value in layer.items():
+            values[name] = value
+            origins[name] = f"env {ENV_PREFIX}{name.upper()}" if origin == "env" else origin
+    settings = Settings(**values)
+    _validate(settings)
+    return Resolved(settings, origins, path)
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None, **kwargs: Any) -> Settings:
+    """The effective settings for ``overrides`` (keyword arguments win over everything)."""
+    return resolve(overrides=overrides, **kwargs).settings
+
+
+def _validate(s: Settings) -> None:
+    import re
+
+    if not re.fullmatch(r"[a-zA-Z0-9][a-zA-Z0-9._-]{1,510}[a-zA-Z0-9]", s.collection) or ".." in s.collection:
+        raise ConfigError(
+            f"bad collection name {s.collection!r}: use 3-512 letters, digits, '.', '_' or '-', "
+            "starting and ending with a letter or digit"
+        )
+    if s.top_k < 1 or s.fetch_k < 1:
+        raise ConfigError("top_k and fetch_k must be at least 1")
+    if not 16 <= s.chunk_tokens <= 8192:
+        raise ConfigError("chunk_tokens must be between 16 and 8192")
+    if not 0 <= s.chunk_overlap < s.chunk_tokens:
+        raise ConfigError("chunk_overlap must be at least 0 and smaller than chunk_tokens")
+    if s.chroma_url and not s.chroma_url.startswith(("http://", "https://")):
+        raise ConfigError(f"chroma_url must start with http:// or https://, got {s.chroma_url!r}")
+
+
+def describe(resolved: Resolved) -> list[dict[str, str]]:
+    """Rows for ``assistant config``: name, value, origin, meaning."""
+    rows = []
+    for f in fields(Settings):
+        rows.append(
+            {
+                "name": f.name,
+                "value": str(getattr(resolved.settings, f.name)),
+                "origin": resolved.origins[f.name],
+                "env": ENV_PREFIX + f.name.upper(),
+                "doc": f.metadata.get("doc", ""),
+            }
+        )
+    return rows
+
+
+def offline_environment() -> None:
+    """Make sure no library reaches for a model hub or phones home."""
+    for key, value in {
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "TOKENIZERS_PARALLELISM": "false",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    }.items():
+        os.environ.setdefault(key, value)
+
+
+if sys.version_info < (3, 11):  # pragma: no cover
+    raise RuntimeError("assistant needs Python 3.11 or newer (tomllib)")

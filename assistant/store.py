@@ -1,0 +1,284 @@
+"""The Chroma store: an embedded on-disk client by default, or a Chroma server.
+
+One Chroma collection per assistant collection, cosine space, embeddings always supplied by
+us (a collection never gets Chroma's default embedding function, which downloads a model).
+
+The chunks carry their document's identity, content hash and chunk count in their metadata,
+so the index is its own manifest: a document is complete when all its chunks are present.
+A crash between two writes leaves an incomplete document, which the next ingest redoes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from urllib.parse import urlparse
+
+from assistant.config import Settings, offline_environment
+from assistant.errors import CollectionNotFound, StoreUnavailable
+from assistant.types import Chunk, DocumentRecord
+
+if TYPE_CHECKING:
+    import numpy as np
+
+PAGE = 2000  # rows per Chroma get() call when scanning a collection
+WRITE_BATCH = 1000  # rows per upsert; Chroma caps batch size
+
+
+def chunk_metadata(chunk: Chunk, doc: dict[str, Any]) -> dict[str, Any]:
+    """What Chroma stores beside a chunk: its location and its document's identity."""
+    meta = {
+        "doc_id": chunk.doc_id,
+        "source": chunk.source,
+        "title": chunk.title,
+        "ordinal": chunk.ordinal,
+        "start": chunk.start,
+        "end": chunk.end,
+        "doc_hash": doc["content_hash"],
+        "doc_chunks": doc["chunks"],
+        "ingested_at": doc["ingested_at"],
+        "kind": doc.get("kind", "file"),
+    }
+    if chunk.page is not None:
+        meta["page"] = chunk.page  # Chroma metadata cannot hold None
+    return meta
+
+
+def chunk_from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+    return Chunk(
+        id=chunk_id,
+        doc_id=str(meta.get("doc_id", "")),
+        text=text or "",
+        source=str(meta.get("source", "")),
+        title=str(meta.get("title", "")),
+        ordinal=int(meta.get("ordinal", 0)),
+        start=int(meta.get("start", 0)),
+        end=int(meta.get("end", 0)),
+        page=int(meta["page"]) if "page" in meta else None,
+    )
+
+
+_CLIENTS: dict[str, Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
+def open_client(settings: Settings):
+    """A Chroma client for the configured store (cached per process)."""
+    offline_environment()
+    key = settings.chroma_url or str(settings.chroma_path.resolve())
+    with _CLIENTS_LOCK:
+        if key in _CLIENTS:
+            return _CLIENTS[key]
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+        try:
+            if settings.chroma_url:
+                url = urlparse(settings.chroma_url)
+                client = chromadb.HttpClient(
+                    host=url.hostname or "127.0.0.1",
+                    port=url.port or (443 if url.scheme == "https" else 8000),
+                    ssl=url.scheme == "https",
+                    settings=chroma_settings,
+                )
+                client.heartbeat()
+            else:
+                settings.chroma_path.mkdir(parents=True, exist_ok=True)
+                client = chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+        except Exception as exc:  # chromadb raises many types; all mean "cannot open the store"
+            where = settings.chroma_url or str(settings.chroma_path)
+            hint = (
+                "is the server running? (chroma run --path DIR --host 127.0.0.1 --port PORT)"
+                if settings.chroma_url
+                else "check the data directory's permissions"
+            )
+            raise StoreUnavailable(f"cannot open the Chroma store at {where}: {exc}; {hint}") from None
+        _CLIENTS[key] = client
+        return client
+
+
+def forget_client(settings: Settings) -> None:
+    """Drop the cached client (tests that start and stop servers use this)."""
+    key = settings.chroma_url or str(settings.chroma_path.resolve())
+    with _CLIENTS_LOCK:
+        _CLIENTS.pop(key, None)
+
+
+class Store:
+    """The collections of one data directory or Chroma server."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.client = open_client(settings)
+
+    @property
+    def location(self) -> str:
+        return self.settings.chroma_url or str(self.settings.chroma_path)
+
+    def collection_names(self) -> list[str]:
+        cols = self.client.list_collections()
+        return sorted(c if isinstance(c, str) else c.name for c in cols)
+
+    def open(self, name: str, *, create: bool = False, embed_model: str = "", dimension: int = 0) -> "ChunkCollection":
+        """The named collection; created (cosine space) when ``create`` is set."""
+        from chromadb.errors import NotFoundError
+
+        try:
+            raw = self.client.get_collection(name, embedding_function=None)
+        except (NotFoundError, ValueError):
+            if not create:
+                raise CollectionNotFound(
+                    f"collection {name!r} does not exist in {self.location}; "
+                    f"ingest documents first: assistant ingest PATH --collection {name}"
+                ) from None
+            raw = self.client.get_or_create_collection(
+                name,
+                configuration={"hnsw": {"space": "cosine"}},
+                embedding_function=None,
+                metadata={
+                    "embed_model": embed_model,
+                    "dimension": dimension,
+                    "generation": 0,
+                    "created_at": _now(),
+                },
+            )
+        return ChunkCollection(raw)
+
+    def delete(self, name: str) -> None:
+        self.client.delete_collection(name)
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class ChunkCollection:
+    """Chunks and their vectors in one Chroma collection."""
+
+    def __init__(self, raw):
+        self.raw = raw
+        self.name = raw.name
+
+    # --- collection-level facts -------------------------------------------------
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return dict(self.raw.metadata or {})
+
+    @property
+    def embed_model(self) -> str:
+        return str(self.metadata.get("embed_model", ""))
+
+    @property
+    def generation(self) -> int:
+        """Bumped after every change, so caches (the keyword index) know when to rebuild."""
+        return int(self.metadata.get("generation", 0))
+
+    def bump_generation(self) -> None:
+        meta = self.metadata
+        meta["generation"] = int(meta.get("generation", 0)) + 1
+        meta["updated_at"] = _now()
+        meta.pop("hnsw:space", None)  # legacy key; configuration holds the space
+        self.raw.modify(metadata=meta)
+
+    def count(self) -> int:
+        return self.raw.count()
+
+    # --- writing -------------------------------------------------------------------
+    def upsert(self, chunks: Sequence[Chunk], embeddings: "np.ndarray", docs: dict[str, dict[str, Any]]) -> None:
+        """Write chunks (idempotent: ids are deterministic)."""
+        for i in range(0, len(chunks), WRITE_BATCH):
+            part = chunks[i : i + WRITE_BATCH]
+            self.raw.upsert(
+                ids=[c.id for c in part],
+                embeddings=embeddings[i : i + WRITE_BATCH],
+                documents=[c.text for c in part],
+                metadatas=[chunk_metadata(c, docs[c.doc_id]) for c in part],
+            )
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        for i in range(0, len(ids), WRITE_BATCH):
+            self.raw.delete(ids=list(ids[i : i + WRITE_BATCH]))
+
+    # --- reading -------------------------------------------------------------------
+    def scan(self, include: Sequence[str] = ("metadatas",)) -> Iterator[tuple[str, dict[str, Any], str | None]]:
+        """Every (id, metadata, document-or-None) in the collection, page by page."""
+        offset = 0
+        while True:
+            page = self.raw.get(include=list(include), limit=PAGE, offset=offset)
+            ids = page["ids"]
+            if not ids:
+                return
+            metas = page.get("metadatas") or [{}] * len(ids)
+            texts = page.get("documents") or [None] * len(ids)
+            for cid, meta, text in zip(ids, metas, texts):
+                yield cid, meta or {}, text
+            offset += len(ids)
+            if len(ids) < PAGE:
+                return
+
+    def documents(self) -> dict[str, DocumentRecord]:
+        """The manifest: every document with its hash and how many of its chunks are present."""
+        counts: dict[str, int] = defaultdict(int)
+        first: dict[str, dict[str, Any]] = {}
+        for _cid, meta, _ in self.scan():
+            doc_id = str(meta.get("doc_id", ""))
+            counts[doc_id] += 1
+            # Chunks of one document normally agree; after an interrupted update they may
+            # not, and then the record must not look complete.
+            prev = first.get(doc_id)
+            if prev is None:
+                first[doc_id] = dict(meta)
+            elif prev.get("doc_hash") != meta.get("doc_hash"):
+                prev["doc_hash"] = "mixed"
+        return {
+            doc_id: DocumentRecord(
+                doc_id=doc_id,
+                source=str(meta.get("source", "")),
+                title=str(meta.get("title", "")),
+                content_hash=str(meta.get("doc_hash", "")),
+                chunks=counts[doc_id],
+                expected_chunks=int(meta.get("doc_chunks", -1)),
+                ingested_at=str(meta.get("ingested_at", "")),
+                kind=str(meta.get("kind", "file")),
+            )
+            for doc_id, meta in first.items()
+        }
+
+    def chunk_ids_of(self, doc_ids: Iterable[str]) -> list[str]:
+        ids: list[str] = []
+        for doc_id in doc_ids:
+            ids.extend(self.raw.get(where={"doc_id": doc_id}, include=[])["ids"])
+        return ids
+
+    def get_chunks(self, ids: Sequence[str], with_embeddings: bool = False) -> dict[str, tuple[Chunk, Any]]:
+        """Chunks by id (missing ids are left out), with their vectors when asked."""
+        if not ids:
+            return {}
+        include = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
+        got = self.raw.get(ids=list(ids), include=include)
+        embs = got.get("embeddings") if with_embeddings else None
+        out = {}
+        for i, cid in enumerate(got["ids"]):
+            vec = embs[i] if embs is not None else None
+            out[cid] = (chunk_from_record(cid, got["documents"][i], got["metadatas"][i] or {}), vec)
+        return out
+
+    def query(self, embedding: "np.ndarray", k: int) -> list[tuple[Chunk, float]]:
+        """Nearest chunks by cosine similarity, best first."""
+        n = self.count()
+        if n == 0:
+            return []
+        res = self.raw.query(
+            query_embeddings=[embedding],
+            n_results=min(k, n),
+            include=["documents", "metadatas", "distances"],
+        )
+        out = []
+        for cid, text, meta, dist in zip(
+            res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0]
+        ):
+            out.append((chunk_from_record(cid, text, meta or {}), 1.0 - float(dist)))
+        return out

@@ -1,0 +1,113 @@
+"""The data that crosses layers: chunks in the index, retrieval hits, answers and their citations.
+
+Every consumer (CLI, web UI, ``ask()``, the eval harness) reads the same ``Answer``;
+``Answer.to_dict()`` is the JSON schema printed by ``assistant ask --json``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of one document as stored in the index.
+
+    ``text`` is exactly ``document_text[start:end]`` of the document it came from.
+    """
+
+    id: str
+    doc_id: str
+    text: str
+    source: str  # file path or a corpus id; what the user recognises
+    title: str
+    ordinal: int  # position of the chunk within its document, from 0
+    start: int
+    end: int
+    page: int | None = None  # 1-based page for paged formats (PDF)
+
+
+@dataclass
+class Hit:
+    """A chunk returned by retrieval for a query.
+
+    ``score`` is the cosine similarity of the chunk to the query (what users see);
+    ``fused`` is the rank-fusion score that ordered the hits.
+    """
+
+    chunk: Chunk
+    score: float
+    fused: float = 0.0
+    dense_rank: int | None = None  # 1-based rank in the dense list, None if absent
+    keyword_rank: int | None = None  # 1-based rank in the BM25 list, None if absent
+
+
+@dataclass
+class Citation:
+    """A numbered reference from an answer's ``[n]`` marker to the passage that supports it."""
+
+    n: int
+    source: str
+    title: str
+    page: int | None
+    chunk_id: str
+    quote: str  # the supporting text, taken verbatim from the chunk
+    score: float  # cosine similarity of the chunk to the question
+    ordinal: int = 0  # chunk ordinal within its document
+    passage: str = ""  # the whole chunk, for "show me the passage"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Answer:
+    """What the assistant says about a question, with the evidence for it."""
+
+    question: str
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    abstained: bool = False
+    # When abstaining, the closest passages found, so the user can look for themselves.
+    related: list[Citation] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    # The query actually used for retrieval (differs from ``question`` for follow-ups).
+    standalone_question: str = ""
+    backend: str = "extractive"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "abstained": self.abstained,
+            "citations": [c.to_dict() for c in self.citations],
+            "related": [c.to_dict() for c in self.related],
+            "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
+            "standalone_question": self.standalone_question or self.question,
+            "backend": self.backend,
+        }
+
+
+@dataclass
+class DocumentRecord:
+    """One indexed document, as listed by ``assistant sources``."""
+
+    doc_id: str
+    source: str
+    title: str
+    content_hash: str
+    chunks: int  # chunks present in the index
+    expected_chunks: int  # chunks the document was split into
+    ingested_at: str
+    kind: str = "file"  # "file" for paths on disk, "record" for corpus records (eval)
+
+    @property
+    def complete(self) -> bool:
+        """False when an ingest was interrupted half way through this document."""
+        return self.chunks == self.expected_chunks
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["complete"] = self.complete
+        return d

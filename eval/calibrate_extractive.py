@@ -1,0 +1,170 @@
+"""Calibrate the extractive answerer's evidence model on SQuAD 2.0's tune articles.
+
+    python -m eval.calibrate_extractive [--squad DIR] [--data-dir DIR] [--write]
+
+Only the tune split (first 11 articles) is looked at. The retrieval corpus is all 646
+passages, as in the eval. For every tune question, each sentence of the top passages gets
+the evidence features; a sentence is positive when it contains a gold answer. A logistic
+regression gives the weights; the abstention threshold is the one that maximises, over the
+tune questions, the share handled right (answerable: the best sentence holds the answer;
+unanswerable: abstained). With --write the model goes to assistant/answer/extractive_model.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from assistant.answer.base import Question
+from assistant.answer.evidence import FEATURES, MODEL_FILE, EvidenceModel, answer_candidates
+from eval import squad
+from eval.metrics import contains_answer
+
+
+class CachingEmbedder:
+    """Sentences repeat across questions about the same passage: encode each once."""
+
+    def __init__(self, base):
+        self.base = base
+        self.cache: dict[str, np.ndarray] = {}
+
+    def embed(self, texts, progress=None):
+        todo = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        if todo:
+            for t, v in zip(todo, self.base.embed(todo)):
+                self.cache[t] = v
+        return np.vstack([self.cache[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
+
+    def embed_query(self, text):
+        return self.base.embed_query(text)
+
+
+def collect(assistant, questions, log_every=500):
+    answerer = assistant.answerer
+    answerer.tools.embedder = CachingEmbedder(answerer.tools.embedder)
+    rows = []  # (question index, features, label)
+    for i, q in enumerate(questions):
+        retrieval = assistant.retriever().retrieve(q.question)
+        question = Question(q.question, q.question, vector=retrieval.query_vector)
+        cands = answer_candidates(answerer.score(question, retrieval.hits))
+        for c in cands:
+            label = 1 if q.answerable and contains_answer(c.text, q.answers) else 0
+            rows.append((i, [c.features[f] for f in FEATURES], label))
+        if log_every and (i + 1) % log_every == 0:
+            print(f"  {i + 1}/{len(questions)} questions", file=sys.stderr)
+    return rows
+
+
+def decide_threshold(probs_by_q, questions, correct_by_q):
+    """Threshold maximising the share of tune questions handled right."""
+    best = (0.0, 0.5)
+    for t in np.linspace(0.05, 0.95, 91):
+        ok = 0
+        for i, q in enumerate(questions):
+            p = probs_by_q.get(i, 0.0)
+            if q.answerable:
+                ok += p >= t and correct_by_q.get(i, False)
+            else:
+                ok += p < t
+        acc = ok / len(questions)
+        if acc > best[0]:
+            best = (acc, float(t))
+    return best
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--squad", help="SQuAD 2.0 dev directory (default: ../shared/eval-data/squad2-dev)")
+    ap.add_argument("--data-dir", default=".data/calibrate", help="where the SQuAD index is kept")
+    ap.add_argument("--write", action="store_true", help="write the model file")
+    ap.add_argument("--reuse", action="store_true", help="reuse the features of the last run (same code)")
+    args = ap.parse_args(argv)
+
+    from sklearn.linear_model import LogisticRegression
+
+    from assistant.api import Assistant
+
+    directory = squad.find_dir(args.squad)
+    assistant = Assistant(data_dir=args.data_dir, collection="squad2-dev")
+    t0 = time.time()
+    report = assistant.ingest_records(squad.passages(directory))
+    print(f"index: {report.summary().splitlines()[0]}", file=sys.stderr)
+    questions = squad.questions(directory, "tune")
+    print(f"tune questions: {len(questions)} ({sum(q.answerable for q in questions)} answerable)", file=sys.stderr)
+    cache = Path(args.data_dir) / "calibration-rows.npz"
+    if args.reuse and cache.exists():
+        saved = np.load(cache)
+        X, y, qidx = saved["X"], saved["y"], saved["qidx"]
+        rows = list(range(len(y)))
+    else:
+        rows = collect(assistant, questions)
+        X = np.array([r[1] for r in rows])
+        y = np.array([r[2] for r in rows])
+        qidx = np.array([r[0] for r in rows])
+        np.savez(cache, X=X, y=y, qidx=qidx)
+    print(f"sentences: {len(rows)}, positive: {int(y.sum())} ({time.time() - t0:.0f} s)", file=sys.stderr)
+
+    # Two folds by article, to see how well the model generalises within the tune split.
+    titles = squad.articles(directory)[: squad.TUNE_ARTICLES]
+    fold_of_q = np.array([titles.index(q.title) % 2 for q in questions])
+    cv = []
+    for fold in (0, 1):
+        train = fold_of_q[qidx] != fold
+        lr = LogisticRegression(max_iter=2000, C=1.0).fit(X[train], y[train])
+        test_q = [i for i in range(len(questions)) if fold_of_q[i] == fold]
+        p = lr.predict_proba(X)[:, 1]
+        probs, correct = {}, {}
+        for i, pi, yi in zip(qidx, p, y):
+            if fold_of_q[i] != fold:
+                continue
+            if pi > probs.get(i, -1):
+                probs[i], correct[i] = pi, bool(yi)
+        sub = [questions[i] for i in test_q]
+        remap = {j: i for j, i in enumerate(test_q)}
+        acc, t = decide_threshold({j: probs.get(i, 0.0) for j, i in remap.items()}, sub,
+                                  {j: correct.get(i, False) for j, i in remap.items()})
+        cv.append((acc, t))
+    print("2-fold (by article) accuracy at best threshold: " + ", ".join(f"{a:.3f} @ {t:.2f}" for a, t in cv), file=sys.stderr)
+
+    lr = LogisticRegression(max_iter=2000, C=1.0).fit(X, y)
+    p = lr.predict_proba(X)[:, 1]
+    probs, correct = {}, {}
+    for i, pi, yi in zip(qidx, p, y):
+        if pi > probs.get(i, -1):
+            probs[i], correct[i] = pi, bool(yi)
+    acc, threshold = decide_threshold(probs, questions, correct)
+    answerable = [i for i, q in enumerate(questions) if q.answerable]
+    unanswerable = [i for i, q in enumerate(questions) if not q.answerable]
+    top1 = np.mean([correct.get(i, False) for i in answerable])
+    abst_recall = np.mean([probs.get(i, 0) < threshold for i in unanswerable])
+    wrong_abst = np.mean([probs.get(i, 0) < threshold for i in answerable])
+    summary = {
+        "tune_questions": len(questions),
+        "tune_accuracy": round(acc, 4),
+        "best_sentence_has_answer": round(float(top1), 4),
+        "abstention_recall": round(float(abst_recall), 4),
+        "wrong_abstentions": round(float(wrong_abst), 4),
+        "cv_accuracy": [round(a, 4) for a, _ in cv],
+    }
+    print(json.dumps(summary, indent=2))
+    model = EvidenceModel(
+        weights={f: round(float(w), 5) for f, w in zip(FEATURES, lr.coef_[0])},
+        bias=round(float(lr.intercept_[0]), 5),
+        threshold=round(threshold, 3),
+        margin=0.1,
+        info={"source": "eval/calibrate_extractive.py on SQuAD 2.0 dev, tune articles 1-11", **summary},
+    )
+    print(model.to_json())
+    if args.write:
+        Path(MODEL_FILE).write_text(model.to_json() + "\n")
+        print(f"wrote {MODEL_FILE}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

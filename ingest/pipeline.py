@@ -1,0 +1,429 @@
+"""Ingestion: find files -> read -> chunk -> embed -> write to Chroma, incrementally.
+
+A document whose content (and chunking settings) are unchanged since the last run is not
+read past its hash and not re-embedded. A changed document's new chunks are written first
+and its stale chunks deleted after, so it never disappears from the index mid-update.
+Documents are written in small groups: a crash loses at most the group in flight, and the
+next run finds those documents incomplete and redoes them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import stat
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+from assistant.config import Settings
+from assistant.embedding import Embedder, get_embedder
+from assistant.errors import AssistantError, ConfigError, IngestLocked, PathNotFound
+from assistant.store import ChunkCollection, Store
+from assistant.types import Chunk, DocumentRecord
+from ingest.chunking import chunk_id, chunk_spans
+from ingest.readers import READERS, SECTION_SEPARATOR, ParsedDocument, Section, Unreadable, parse
+
+GROUP_CHUNKS = 256  # chunks embedded and written together
+
+
+@dataclass
+class FileResult:
+    source: str
+    status: str  # added | updated | unchanged | skipped | removed
+    reason: str = ""
+    chunks: int = 0
+
+
+@dataclass
+class IngestReport:
+    collection: str
+    results: list[FileResult] = field(default_factory=list)
+    seconds: float = 0.0
+    chunks_written: int = 0
+    chunks_deleted: int = 0
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.status == status)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.chunks_written or self.chunks_deleted)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "collection": self.collection,
+            "added": self.count("added"),
+            "updated": self.count("updated"),
+            "unchanged": self.count("unchanged"),
+            "skipped": self.count("skipped"),
+            "removed": self.count("removed"),
+            "chunks_written": self.chunks_written,
+            "chunks_deleted": self.chunks_deleted,
+            "seconds": round(self.seconds, 2),
+            "files": [asdict(r) for r in self.results],
+        }
+
+    def summary(self) -> str:
+        head = (
+            f"{self.collection}: {self.count('added')} added, {self.count('updated')} updated, "
+            f"{self.count('unchanged')} unchanged, {self.count('skipped')} skipped"
+        )
+        if self.count("removed"):
+            head += f", {self.count('removed')} removed"
+        head += f" ({self.chunks_written} chunks written, {self.seconds:.1f} s)"
+        lines = [head]
+        for r in self.results:
+            if r.status == "skipped":
+                lines.append(f"  skipped {r.source}: {r.reason}")
+        return "\n".join(lines)
+
+
+@dataclass
+class _Prepared:
+    doc: dict[str, Any]  # doc_id, source, title, content_hash, chunks, ingested_at, kind
+    chunks: list[Chunk]
+    result: FileResult
+
+
+# --- locking ------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def collection_lock(settings: Settings, collection: str) -> Iterator[None]:
+    """Only one ingest per collection at a time; a second one refuses with a clear message."""
+    import fcntl
+
+    lock_dir = settings.data_dir / "locks"
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    path = lock_dir / f"{collection}.lock"
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise IngestLocked(
+                f"collection {collection!r} is being changed by {holder}; "
+                "wait for it to finish and run this again"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+# --- discovery ------------------------------------------------------------------------
+
+def discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[FileResult]]:
+    """Files to consider under ``paths`` (directories walked recursively, hidden entries and
+    symlinked directories skipped), plus skip results for entries that cannot be walked."""
+    missing = [str(p) for p in paths if not os.path.lexists(os.path.expanduser(str(p)))]
+    if missing:
+        raise PathNotFound(f"no such file or directory: {', '.join(missing)}")
+    files: list[Path] = []
+    problems: list[FileResult] = []
+    seen: set[Path] = set()
+
+    def add(p: Path) -> None:
+        key = p.resolve() if p.exists() else p.absolute()
+        if key not in seen:
+            seen.add(key)
+            files.append(p)
+
+    for raw in paths:
+        root = Path(os.path.expanduser(str(raw)))
+        if root.is_dir():
+            def on_error(err: OSError) -> None:
+                problems.append(FileResult(str(err.filename), "skipped", f"cannot read directory: {err.strerror}"))
+
+            for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=False):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for name in sorted(filenames):
+                    if not name.startswith("."):
+                        add(Path(dirpath) / name)
+        else:
+            add(root)
+    return files, problems
+
+
+def doc_id_for_path(path: Path) -> str:
+    return str(path.resolve())
+
+
+def content_signature(settings: Settings) -> str:
+    """Changing any of these invalidates existing chunks."""
+    return f"{settings.embed_model}|{settings.chunk_tokens}|{settings.chunk_overlap}|{settings.embed_title}"
+
+
+def content_hash(data: bytes, settings: Settings) -> str:
+    h = hashlib.sha256(data)
+    h.update(b"\x00" + content_signature(settings).encode())
+    return h.hexdigest()
+
+
+# --- the pipeline -----------------------------------------------------------------------
+
+class Ingestor:
+    """Ingests files or in-memory records into one collection."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, progress: bool | None = None):
+        self.settings = settings
+        self.embedder = embedder or get_embedder(settings.embed_model, settings.embed_batch_size)
+        self.progress = progress  # None: a bar when stderr is a terminal
+
+    # public entry points
+    def ingest_paths(self, paths: Sequence[str | Path], *, prune: bool = False) -> IngestReport:
+        files, problems = discover(paths)
+        with collection_lock(self.settings, self.settings.collection):
+            started = time.perf_counter()
+            collection = self._open()
+            manifest = collection.documents()
+            report = IngestReport(self.settings.collection, results=list(problems))
+            prepared = list(self._prepare_files(files, manifest, report))
+            self._write(collection, prepared, manifest, report)
+            if prune:
+                self._prune(collection, manifest, report)
+            if report.changed:
+                collection.bump_generation()
+            report.seconds = time.perf_counter() - started
+            return report
+
+    def ingest_records(self, records: Iterable[dict[str, Any]]) -> IngestReport:
+        """Ingest corpus records ``{"id", "text", "title"?, "source"?}`` (benchmarks, APIs)."""
+        with collection_lock(self.settings, self.settings.collection):
+            started = time.perf_counter()
+            collection = self._open()
+            manifest = collection.documents()
+            report = IngestReport(self.settings.collection)
+            prepared = []
+            now = _now()
+            for rec in records:
+                doc_id = str(rec["id"])
+                source = str(rec.get("source") or doc_id)
+                text = str(rec.get("text") or "")
+                title = str(rec.get("title") or "")
+                digest = content_hash(f"{title}\x00{text}".encode("utf-8", "surrogatepass"), self.settings)
+                if not text.strip():
+                    report.results.append(FileResult(source, "skipped", "no text"))
+                    continue
+                old = manifest.get(doc_id)
+                if old and old.content_hash == digest and old.complete:
+                    report.results.append(FileResult(source, "unchanged", chunks=old.chunks))
+                    continue
+                doc = ParsedDocument(title, [Section(text)])
+                prepared.append(
+                    self._chunk(doc_id, source, doc, digest, "record", now, "updated" if old else "added")
+                )
+            self._write(collection, prepared, manifest, report)
+            if report.changed:
+                collection.bump_generation()
+            report.seconds = time.perf_counter() - started
+            return report
+
+    # steps
+    def _open(self) -> ChunkCollection:
+        collection = Store(self.settings).open(
+            self.settings.collection,
+            create=True,
+            embed_model=self.settings.embed_model,
+            dimension=0,
+        )
+        built_with = collection.embed_model
+        if built_with and built_with != self.settings.embed_model:
+            raise ConfigError(
+                f"collection {collection.name!r} was built with embedding model {built_with!r}, "
+                f"not {self.settings.embed_model!r}; use that model or a new collection"
+            )
+        return collection
+
+    def _prepare_files(
+        self, files: list[Path], manifest: dict[str, DocumentRecord], report: IngestReport
+    ) -> Iterator[_Prepared]:
+        limit = int(self.settings.max_file_mb * 1024 * 1024)
+        now = _now()
+        for path in files:
+            source = str(path)
+            if path.suffix.lower() not in READERS:
+                report.results.append(FileResult(source, "skipped", f"unsupported file type {path.suffix or '(no extension)'}"))
+                continue
+            try:
+                st = path.stat()
+            except OSError as exc:
+                report.results.append(FileResult(source, "skipped", f"cannot read: {exc.strerror or exc}"))
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                report.results.append(FileResult(source, "skipped", "not a regular file"))
+                continue
+            if st.st_size > limit:
+                report.results.append(
+                    FileResult(source, "skipped", f"larger than the {self.settings.max_file_mb:g} MB limit (max_file_mb)")
+                )
+                continue
+            try:
+                data = path.read_bytes()
+            except OSError as exc:
+                report.results.append(FileResult(source, "skipped", f"cannot read: {exc.strerror or exc}"))
+                continue
+            doc_id = doc_id_for_path(path)
+            digest = content_hash(data, self.settings)
+            old = manifest.get(doc_id)
+            if old and old.content_hash == digest and old.complete:
+                report.results.append(FileResult(source, "unchanged", chunks=old.chunks))
+                continue
+            try:
+                parsed = parse(path, data)
+            except Unreadable as exc:
+                report.results.append(FileResult(source, "skipped", str(exc)))
+                continue
+            yield self._chunk(doc_id, str(path.resolve()), parsed, digest, "file", now, "updated" if old else "added")
+
+    def _chunk(
+        self, doc_id: str, source: str, parsed: ParsedDocument, digest: str, kind: str, now: str, status: str
+    ) -> _Prepared:
+        budget = min(self.settings.chunk_tokens, self._max_tokens() - 2)
+        overlap = min(self.settings.chunk_overlap, budget - 1)
+        chunks: list[Chunk] = []
+        offset = 0
+        for section in parsed.sections:
+            for start, end in chunk_spans(section.text, self.embedder.count_tokens, budget, overlap):
+                text = section.text[start:end]
+                ordinal = len(chunks)
+                chunks.append(
+                    Chunk(
+                        id=chunk_id(doc_id, ordinal, text),
+                        doc_id=doc_id,
+                        text=text,
+                        source=source,
+                        title=parsed.title,
+                        ordinal=ordinal,
+                        start=offset + start,
+                        end=offset + end,
+                        page=section.page,
+                    )
+                )
+            offset += len(section.text) + len(SECTION_SEPARATOR)
+        doc = {
+            "doc_id": doc_id,
+            "source": source,
+            "title": parsed.title,
+            "content_hash": digest,
+            "chunks": len(chunks),
+            "ingested_at": now,
+            "kind": kind,
+        }
+        return _Prepared(doc, chunks, FileResult(source, status, chunks=len(chunks)))
+
+    def _max_tokens(self) -> int:
+        try:
+            return self.embedder.max_tokens
+        except Exception:
+            return 256
+
+    def embedding_text(self, chunk: Chunk) -> str:
+        """The text the encoder sees: the title (kept short) then the chunk."""
+        if not (self.settings.embed_title and chunk.title):
+            return chunk.text
+        words = chunk.title.split()
+        title = " ".join(words[:24])
+        return f"{title}\n{chunk.text}"
+
+    def _write(
+        self,
+        collection: ChunkCollection,
+        prepared: list[_Prepared],
+        manifest: dict[str, DocumentRecord],
+        report: IngestReport,
+    ) -> None:
+        total = sum(len(p.chunks) for p in prepared)
+        bar = None
+        if total and self.progress is not False:
+            from tqdm import tqdm
+
+            bar = tqdm(
+                total=total,
+                unit="chunk",
+                desc=f"embedding {len(prepared)} documents",
+                file=sys.stderr,
+                disable=None if self.progress is None else False,
+                dynamic_ncols=True,
+            )
+        try:
+            group: list[_Prepared] = []
+            for item in prepared:
+                group.append(item)
+                if sum(len(p.chunks) for p in group) >= GROUP_CHUNKS:
+                    self._write_group(collection, group, manifest, report, bar)
+                    group = []
+            if group:
+                self._write_group(collection, group, manifest, report, bar)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    def _write_group(self, collection, group, manifest, report, bar) -> None:
+        chunks = [c for p in group for c in p.chunks]
+        vectors = self.embedder.embed(
+            [self.embedding_text(c) for c in chunks], progress=bar.update if bar is not None else None
+        )
+        collection.upsert(chunks, vectors, {p.doc["doc_id"]: p.doc for p in group})
+        report.chunks_written += len(chunks)
+        # Drop what the new version no longer has (only after the new chunks are in).
+        stale_docs = [p for p in group if p.doc["doc_id"] in manifest]
+        if stale_docs:
+            keep = {c.id for c in chunks}
+            old_ids = collection.chunk_ids_of(p.doc["doc_id"] for p in stale_docs)
+            stale = [i for i in old_ids if i not in keep]
+            collection.delete_ids(stale)
+            report.chunks_deleted += len(stale)
+        for p in group:
+            report.results.append(p.result)
+
+    def _prune(self, collection: ChunkCollection, manifest: dict[str, DocumentRecord], report: IngestReport) -> None:
+        gone = [d for d in manifest.values() if d.kind == "file" and not os.path.exists(d.source)]
+        for doc in gone:
+            ids = collection.chunk_ids_of([doc.doc_id])
+            collection.delete_ids(ids)
+            report.chunks_deleted += len(ids)
+            report.results.append(FileResult(doc.source, "removed", "file no longer exists", len(ids)))
+
+
+def forget(settings: Settings, path: str | Path) -> list[DocumentRecord]:
+    """Remove every document at ``path`` (a file, or everything under a directory).
+
+    Matches by the path as given and as resolved, so a file already deleted from disk can be
+    forgotten too. Returns the removed documents; raises ``PathNotFound`` if none matched.
+    """
+    raw = os.path.abspath(os.path.expanduser(str(path)))
+    candidates = {raw, str(Path(raw).resolve())}
+    with collection_lock(settings, settings.collection):
+        collection = Store(settings).open(settings.collection)
+        manifest = collection.documents()
+        matched = [
+            d
+            for d in manifest.values()
+            if d.source in candidates
+            or d.doc_id in candidates
+            or any(d.source.startswith(c.rstrip(os.sep) + os.sep) for c in candidates)
+        ]
+        if not matched:
+            raise PathNotFound(f"nothing indexed at {path} in collection {settings.collection!r}")
+        for doc in matched:
+            collection.delete_ids(collection.chunk_ids_of([doc.doc_id]))
+        collection.bump_generation()
+        return matched
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+__all__ = ["Ingestor", "IngestReport", "FileResult", "discover", "forget", "AssistantError"]
