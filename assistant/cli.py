@@ -217,9 +217,15 @@ def cmd_chat(args) -> int:
     elif settings.ui_host not in ("127.0.0.1", "localhost", "::1") and not settings.ui_username:
         print(f"warning: listening on {settings.ui_host} without a login (set ui_username/ui_password)",
               file=sys.stderr)
+    demo = launch(settings, share=args.share, quiet=True, block=False)
     print(f"web chat on http://{settings.ui_host}:{settings.ui_port}  (collection {settings.collection!r}; "
           "Ctrl+C to stop)", file=sys.stderr)
-    launch(settings, share=args.share, quiet=True)
+    if args.share and getattr(demo, "share_url", None):
+        print(f"public link: {demo.share_url}", file=sys.stderr)
+    try:
+        demo.block_thread()
+    finally:
+        demo.close()
     return 0
 
 

@@ -12,6 +12,7 @@ API endpoints (``gradio_client``): ``/chat`` (the conversation), ``/ask`` (one q
 import logging
 import threading
 import time
+import uuid
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, Iterator
@@ -61,6 +62,7 @@ CSS = """
 #chat .source-n { font-weight: 700; }
 #chat .source-doc { font-weight: 600; }
 #chat .source-score { float: right; font-size: 0.8em; opacity: 0.75; font-variant-numeric: tabular-nums; }
+#chat details.source[open] .source-quote { display: none; }
 #chat .source-quote { display: block; font-style: italic; font-size: 0.9em; opacity: 0.85; margin: 0.15em 0 0 1.2em; }
 #chat .source-passage { white-space: normal; font-size: 0.9em; margin: 0.4em 0 0.2em 0;
   padding-left: 0.6em; border-left: 3px solid var(--border-color-accent); }
@@ -143,9 +145,10 @@ class ChatApp:
             return self._assistants[settings]
 
     def warm_up(self) -> None:
-        """Load the embedding model and the keyword index before the first question."""
+        """Load everything the first answer needs (encoder, keyword index, sentence splitter)
+        while the page loads, so the first question is answered as fast as the next ones."""
         try:
-            self.assistant_for().retrieve("warm up")
+            self.assistant_for().ask("What are these documents about?")
         except Exception as exc:  # an empty or missing collection is fine at start
             log.debug("warm-up: %s", exc)
 
@@ -296,7 +299,7 @@ class ChatApp:
                 docs = self.documents(collection)
             except AssistantError as exc:
                 return (render_error(str(exc)), "", gr.update(choices=[], value=None), gr.update(examples=None))
-            choices = [(f"{Path(d.source).name}  ({d.chunks} passages)", d.source) for d in docs]
+            choices = [(f"{Path(d.source).name}  ({_passages(d.chunks)})", d.source) for d in docs]
             return (
                 self.status_line(collection, docs),
                 documents_html(docs),
@@ -317,7 +320,7 @@ class ChatApp:
                     allow_custom_value=True,
                     elem_id="collection",
                     scale=0,
-                    min_width=240,
+                    min_width=340,
                 )
             status = gr.Markdown(self.status_line(s.collection, first_docs), elem_id="status")
             with gr.Tabs():
@@ -327,7 +330,8 @@ class ChatApp:
                         elem_id="chat",
                         label="Conversation",
                         show_label=False,
-                        height=560,
+                        height="64vh",
+                        min_height=420,
                         layout="bubble",
                         sanitize_html=True,
                         render_markdown=True,
@@ -352,7 +356,7 @@ class ChatApp:
                             lines=1,
                         )
                         send = gr.Button("Ask", variant="primary", elem_id="send", scale=0, min_width=90)
-                        clear = gr.Button("Clear conversation", elem_id="clear", scale=0, min_width=190)
+                        clear = gr.Button("Clear conversation", elem_id="clear", scale=0, min_width=230)
                 with gr.Tab("Documents", id="docs-tab"):
                     gr.Markdown(
                         f"Add files to the selected collection ({escape_text(supported_types_text())}; "
@@ -372,7 +376,7 @@ class ChatApp:
                     doc_list = gr.HTML(documents_html(first_docs), elem_id="doc-list", elem_classes=["doc-list"])
                     with gr.Row():
                         to_remove = gr.Dropdown(
-                            choices=[(f"{Path(d.source).name}  ({d.chunks} passages)", d.source) for d in first_docs],
+                            choices=[(f"{Path(d.source).name}  ({_passages(d.chunks)})", d.source) for d in first_docs],
                             value=None,
                             label="Remove a document from the index",
                             elem_id="remove-choice",
@@ -515,7 +519,11 @@ def upload_results_html(results) -> str:
         f"<td>{escape_text(r.reason or _passages(r.chunks))}</td></tr>"
         for r in results
     )
-    return f"<table><thead><tr><th>File</th><th>Result</th><th>Detail</th></tr></thead><tbody>{rows}</tbody></table>"
+    batch = uuid.uuid4().hex[:8]  # every upload's table differs, even when the results are the same
+    return (
+        f'<table data-batch="{batch}"><thead><tr><th>File</th><th>Result</th><th>Detail</th></tr></thead>'
+        f"<tbody>{rows}</tbody></table>"
+    )
 
 
 def launch(
@@ -526,6 +534,7 @@ def launch(
     share: bool = False,
     block: bool = True,
     quiet: bool = False,
+    app: "ChatApp | None" = None,
 ):
     """Start the web chat. Returns the Gradio Blocks (already serving when ``block`` is False)."""
     from assistant.config import offline_environment
@@ -533,7 +542,7 @@ def launch(
     offline_environment()
     import gradio as gr
 
-    app = ChatApp(settings)
+    app = app or ChatApp(settings)
     demo = app.build()
     demo.queue(default_concurrency_limit=2)
     auth = (settings.ui_username, settings.ui_password) if settings.ui_username else None
@@ -556,10 +565,10 @@ def launch(
             show_error=False,
         )
     except OSError as exc:
-        raise AssistantError(
-            f"cannot serve the web chat on {host or settings.ui_host}:{port or settings.ui_port}: {exc} "
-            "(is another one running? pick another --port)"
-        ) from None
+        where = f"{host or settings.ui_host}:{port or settings.ui_port}"
+        if "empty port" in str(exc):
+            raise AssistantError(f"port {where} is in use (another web chat?); pick another with --port") from None
+        raise AssistantError(f"cannot serve the web chat on {where}: {exc}") from None
     threading.Thread(target=app.warm_up, name="warm-up", daemon=True).start()
     if block:
         try:
