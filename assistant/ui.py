@@ -337,7 +337,7 @@ class ChatApp:
                         render_markdown=True,
                         latex_delimiters=[],
                         allow_tags=False,
-                        buttons=["copy"],
+                        buttons=[],
                         feedback_options=None,
                         examples=self.examples_for(first_docs) or None,
                         placeholder=(

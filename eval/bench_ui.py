@@ -23,9 +23,9 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, for tests.ui_helpers
 
-from ui_helpers import (  # noqa: E402
+from tests.ui_helpers import (  # noqa: E402
     ANSWER_TIMEOUT_MS,
     bot_messages,
     free_port,

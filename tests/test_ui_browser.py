@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ui_helpers import (
+from tests.ui_helpers import (
     ROOT,
     ask,
     bot_messages,

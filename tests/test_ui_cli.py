@@ -4,7 +4,7 @@ import socket
 import subprocess
 import sys
 
-from ui_helpers import ROOT, TEST_ENV
+from tests.ui_helpers import ROOT, TEST_ENV
 
 
 def run(*args, env=None, timeout=120):

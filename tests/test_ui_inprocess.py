@@ -10,7 +10,7 @@ import pytest
 
 from assistant.api import Assistant
 from assistant.ui import ChatApp, launch
-from ui_helpers import ask, free_port, launch_browser, open_chat, wait_http
+from tests.ui_helpers import ask, free_port, launch_browser, open_chat, wait_http
 
 QUESTION = "How many targets did the US strike?"
 
