@@ -444,7 +444,10 @@ class ChatApp:
             # API-only endpoints
             def ask(question: str, collection: str = "") -> dict:
                 """Answer one question (no conversation). Returns the `assistant ask --json` object."""
-                return self.ask_api(question, collection)
+                try:
+                    return self.ask_api(question, collection)
+                except AssistantError as exc:  # the client sees the message, not "Error"
+                    raise gr.Error(str(exc), print_exception=False) from None
 
             def documents(collection: str = "") -> list:
                 """The documents indexed in a collection."""

@@ -263,6 +263,8 @@ def test_api_ask_returns_the_answer_with_citations(chat_url):
     docs = client.predict("default", api_name="/documents")
     assert any(d["source"].endswith("us-strikes-iran-militias.txt") for d in docs)
     assert "default" in client.predict(api_name="/collections")
+    with pytest.raises(Exception, match="the question is empty"):
+        client.predict("   ", "", api_name="/ask")
 
 
 def test_api_chat_keeps_a_conversation_per_client(chat_url):
