@@ -114,6 +114,11 @@ class Settings:
         metadata={"doc": "rewrite questions into standalone ones with the LLM before retrieval: "
                   "followups (when a question leans on the conversation) | always | off"},
     )
+    llm_drop_unsupported: bool = field(
+        default=False,
+        metadata={"doc": "leave out sentences of an LLM answer that no passage supports, instead of "
+                  "showing them without a citation (they are listed in the JSON either way)"},
+    )
     llm_evidence_gate: bool = field(
         default=True,
         metadata={"doc": "don't call the LLM when no retrieved sentence is likely to answer "

@@ -11,7 +11,7 @@ counts as right when it contains a gold answer and cites the question's paragrap
 
 Printed per threshold, over answerable questions: answered with a right cited sentence,
 answered without one (wrong: the user sees cited text that does not hold the answer), abstained;
-over unanswerable ones: answered. Raw outputs go to eval/out/support-<prompt>.jsonl so other
+over unanswerable ones: answered. Raw outputs go to eval/out/support-<prompt>-seed<seed>.jsonl so other
 thresholds can be tried without generating again (--from-file).
 """
 
@@ -96,13 +96,19 @@ def generate(args) -> list[dict]:
 
 
 def evaluate(rows: list[dict], embedder) -> list[dict]:
+    from assistant.answer.llm import _MemoEmbedder
+
+    embedder = _MemoEmbedder(embedder, size=100_000)  # the same sentences are checked at every threshold
+    built = []
+    for r in rows:
+        hits = [Hit(Chunk(pid, pid, text, pid, "", 0, 0, len(text)), 0.0) for pid, text in zip(r["passages"], r["texts"])]
+        built.append(Passages(hits, embedder))
     table = []
     for t in GRID:
         right = wrong = abstained = unans_answered = 0
         n_ans = sum(1 for r in rows if r["answerable"])
-        for r in rows:
-            hits = [Hit(Chunk(pid, pid, text, pid, "", 0, 0, len(text)), 0.0) for pid, text in zip(r["passages"], r["texts"])]
-            checker = check_answer(r["raw"], Passages(hits, embedder), threshold=t)
+        for r, passages in zip(rows, built):
+            checker = check_answer(r["raw"], passages, threshold=t, question=r["question"])
             if not r["answerable"]:
                 unans_answered += checker.confirmed
                 continue
@@ -136,17 +142,17 @@ def main(argv=None) -> int:
     ap.add_argument("--unanswerable", type=int, default=15)
     ap.add_argument("--max-tokens", type=int, default=80)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--from-file", help="re-check saved outputs instead of generating")
+    ap.add_argument("--from-file", nargs="+", help="re-check saved outputs (one or more files) instead of generating")
     args = ap.parse_args(argv)
     offline_environment()
     embedder = get_embedder()
     tag = Path(args.prompt).stem
     if args.from_file:
-        rows = [json.loads(line) for line in open(args.from_file, encoding="utf-8")]
+        rows = [json.loads(line) for f in args.from_file for line in open(f, encoding="utf-8")]
     else:
         rows = generate(args)
         OUT.mkdir(parents=True, exist_ok=True)
-        path = OUT / f"support-{tag}.jsonl"
+        path = OUT / f"support-{tag}-seed{args.seed}.jsonl"
         with path.open("w", encoding="utf-8") as fh:
             for r in rows:
                 fh.write(json.dumps(r, ensure_ascii=False) + "\n")

@@ -10,7 +10,9 @@ A language model's answer is checked one sentence at a time, as it is generated:
 - passages are renumbered [1], [2], ... in order of first use, and only cited ones are listed.
 
 "Supports" (``Passages.support``): every number and every proper name in the sentence occurs
-in the passage (small models invent numbers and names more than anything else), and the mean of
+in the passage, each number next to a word it stands with in the sentence ("85 targets" does
+not support "85 soldiers"; small models invent and mix up numbers and names more than anything
+else), and the mean of
 (a) the sentence's best cosine similarity to one of the passage's sentences and (b) the share of
 its content words found in the passage reaches ``SUPPORT_THRESHOLD``.
 
@@ -51,7 +53,21 @@ REFUSAL = re.compile(
     re.I,
 )
 
+QUOTE_GAP = " … "  # between non-adjacent excerpts of one passage (as in extractive.py)
 _TAGS = re.compile(r"</?\s*[a-z]+\s*>", re.I)
+# Words a model uses to talk about the passages rather than to answer from them.
+_META_TERMS = {stem(w) for w in (
+    "passage passages document documents text texts article context question answer information "
+    "discuss discusses discussed discussing mention mentions mentioned mentioning describe describes "
+    "described talk talks talking state states stated say says said provide provides provided "
+    "according explain explains explained refer refers referred"
+).split()}
+# "The passage is about ...", "The document discusses ...": a description of a passage, not an answer.
+_ABOUT_THE_PASSAGE = re.compile(
+    r"^\W*(the|this|that)\s+(passages?|documents?|texts?|articles?|context)\s+"
+    r"(is|are)?\s*(about|discuss(es|ing)?|is discussing|focus(es)? on|deals? with|describes?|talks? about)\b",
+    re.I,
+)
 _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
     "sixteen seventeen eighteen nineteen twenty".split())}
@@ -76,6 +92,36 @@ def key_tokens(sentence: str) -> tuple[set[str], set[str]]:
         elif i > 0 and token[0].isupper() and w not in STOPWORDS and not token.isdigit():
             names.add(w)
     return numbers, names
+
+
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|\w+")
+
+
+def _number_windows(text: str, reach: int) -> list[tuple[str, set[str]]]:
+    """(number, content stems within ``reach`` tokens of it) for each number in ``text``.
+    A number means something only with what it counts: "85 targets" is not "85 soldiers"."""
+    tokens = []
+    for t in _TOKEN.findall(text):
+        w = words(t)[0] if words(t) else t.lower()
+        tokens.append(t.replace(",", "") if t[0].isdigit() else _NUMBER_WORDS.get(w, w))
+    out = []
+    for j, tok in enumerate(tokens):
+        if tok[0].isdigit():
+            near = tokens[max(0, j - reach) : j] + tokens[j + 1 : j + 1 + reach]
+            out.append((tok, {stem(w) for w in near if not w[0].isdigit() and w not in STOPWORDS}))
+    return out
+
+
+def _numbers_in_context(claim: list[tuple[str, set[str]]], passage: list[tuple[str, set[str]]]) -> tuple[str, ...]:
+    """Numbers of the claim that the passage has, but never next to any word the claim puts them with."""
+    wrong = []
+    for number, near in claim:
+        if not near:
+            continue
+        places = [ctx for n, ctx in passage if n == number]
+        if places and not any(any(_covered(w, ctx) for w in near) for ctx in places):
+            wrong.append(number)
+    return tuple(wrong)
 
 
 def _passage_keys(text: str) -> set[str]:
@@ -104,6 +150,7 @@ class Support:
     missing: tuple[str, ...] = ()  # numbers and names of the claim the passage lacks
     cosine: float = 0.0  # best cosine of the claim to one of the passage's sentences
     coverage: float = 0.0  # share of the claim's content words found in the passage
+    sentence: int = 0  # index of ``quote`` among the passage's sentences
 
 
 class Passages:
@@ -115,9 +162,12 @@ class Passages:
         self.hits = list(hits)
         self.embedder = embedder
         self.sentences: list[list[str]] = []
+        self.spans: list[list[tuple[int, int]]] = []
         for h in self.hits:
             text = h.chunk.text
-            self.sentences.append([text[s:e] for s, e in sentence_spans(text)] or [text])
+            spans = sentence_spans(text) or [(0, len(text))]
+            self.spans.append(spans)
+            self.sentences.append([text[s:e] for s, e in spans])
         flat = [s for ss in self.sentences for s in ss]
         vecs = embedder.embed(flat) if flat else np.zeros((0, 1), dtype=np.float32)
         self.vectors: list[np.ndarray] = []
@@ -127,9 +177,25 @@ class Passages:
             at += len(ss)
         self.keys = [_passage_keys(h.chunk.text) for h in self.hits]
         self.stems = [set(_content_stems(h.chunk.text)) for h in self.hits]
+        self.number_windows = [_number_windows(h.chunk.text, 4) for h in self.hits]
 
     def __len__(self) -> int:
         return len(self.hits)
+
+    def quote(self, i: int, sentences: Sequence[int]) -> str:
+        """Verbatim excerpt of passage ``i`` made of these sentences: adjacent ones joined as in
+        the text, separate ones by " … " (the extractive answerer's convention)."""
+        text = self.hits[i].chunk.text
+        parts: list[str] = []
+        last_end = None
+        for k in sorted(set(sentences)):
+            s, e = self.spans[i][k]
+            if last_end is not None and text[last_end:s].strip() == "":
+                parts[-1] += text[last_end:e]
+            else:
+                parts.append(text[s:e])
+            last_end = e
+        return QUOTE_GAP.join(parts)
 
     def support(self, sentence: str, vector: "np.ndarray | None" = None) -> list[Support]:
         """How well each passage supports ``sentence`` (one ``Support`` per passage, in order)."""
@@ -137,14 +203,16 @@ class Passages:
             vector = self.embedder.embed([sentence])[0]
         numbers, names = key_tokens(sentence)
         claim_terms = _content_stems(sentence)
+        claim_numbers = _number_windows(sentence, 3)
         out = []
         for i in range(len(self.hits)):
             sims = self.vectors[i] @ vector
             best = int(sims.argmax())
             missing = tuple(sorted(k for k in numbers | names if k not in self.keys[i]))
+            missing += tuple(f"{n} (with other words)" for n in _numbers_in_context(claim_numbers, self.number_windows[i]))
             coverage = (sum(1 for t in claim_terms if _covered(t, self.stems[i])) / len(claim_terms)) if claim_terms else 0.0
             score = 0.0 if missing else (float(sims[best]) + coverage) / 2
-            out.append(Support(score, self.sentences[i][best].strip(), missing, float(sims[best]), coverage))
+            out.append(Support(score, self.sentences[i][best], missing, float(sims[best]), coverage, best))
         return out
 
 
@@ -222,11 +290,16 @@ class CitationChecker:
     concatenation of everything returned is ``self.text``.
     """
 
-    def __init__(self, passages: Passages, threshold: float = SUPPORT_THRESHOLD):
+    def __init__(self, passages: Passages, threshold: float = SUPPORT_THRESHOLD, question: str = "",
+                 drop_unsupported: bool = False):
         self.passages = passages
         self.threshold = threshold
+        # Leave out claims no passage supports (instead of showing them uncited). Each sentence
+        # is then held until it is complete, since it may be left out.
+        self.drop_unsupported = drop_unsupported
+        self.question_terms = set(_content_stems(question)) | _META_TERMS
         self.numbers: dict[int, int] = {}  # passage index -> marker number in the answer
-        self.quotes: dict[int, list[str]] = {}
+        self.quoted: dict[int, list[int]] = {}  # passage index -> its sentences the answer relies on
         self.checks: list[SentenceCheck] = []
         self.raw = ""  # everything the model wrote
         self._buf = ""  # received, not yet split into a sentence
@@ -279,9 +352,12 @@ class CitationChecker:
                 self._out.append(held)
                 shown.append(held)
             # The start of the sentence may already be out (streamed before its end was known).
-            shown.append(self._emit(self._render(check)[already:]))
+            rendered = self._render(check)
+            if self.drop_unsupported and check.kind == "claim" and not check.cited:
+                continue
+            shown.append(self._emit(rendered[already:]))
             self._pending_sep = "\n\n" if "\n\n" in sep else "\n" if "\n" in sep else " "
-        if self.confirmed and not final and self._buf:
+        if self.confirmed and not final and self._buf and not self.drop_unsupported:
             # Release the current sentence up to its first "[": what follows may still change.
             cut = self._buf.find("[")
             visible = (self._buf if cut < 0 else self._buf[:cut]).rstrip()
@@ -309,6 +385,12 @@ class CitationChecker:
             check = SentenceCheck(text, "refusal", markers, removed=markers)
             self.checks.append(check)
             return check
+        if _ABOUT_THE_PASSAGE.match(text) or (self.question_terms != _META_TERMS and self._restates_question(text)):
+            # "The passage discusses <the question's own words>": true of the passage, but it
+            # answers nothing, so it must not make the answer look supported.
+            check = SentenceCheck(text, "aside", markers, removed=markers)
+            self.checks.append(check)
+            return check
         k = len(self.passages)
         valid = list(dict.fromkeys(n - 1 for n in markers if 1 <= n <= k))
         check = SentenceCheck(text, "claim", markers, removed=[n for n in markers if not 1 <= n <= k])
@@ -323,11 +405,14 @@ class CitationChecker:
         check.passages = kept
         for i in kept:
             self.numbers.setdefault(i, len(self.numbers) + 1)
-            q = supports[i].quote
-            if q not in self.quotes.setdefault(i, []):
-                self.quotes[i].append(q)
+            self.quoted.setdefault(i, []).append(supports[i].sentence)
         self.checks.append(check)
         return check
+
+    def _restates_question(self, text: str) -> bool:
+        if re.match(r"^\W*(yes|no)\b", text, re.I):
+            return False
+        return all(_covered(t, self.question_terms) for t in _content_stems(text))
 
     def _render(self, check: SentenceCheck) -> str:
         if not check.passages:
@@ -340,6 +425,10 @@ class CitationChecker:
         """0-based passage indexes, in the order of their new numbers."""
         return sorted(self.numbers, key=self.numbers.get)
 
+    def quote(self, i: int) -> str:
+        """The verbatim excerpt of passage ``i`` that supports what the answer cites it for."""
+        return self.passages.quote(i, self.quoted.get(i, []))
+
     @property
     def unsupported(self) -> list[str]:
         return [c.text for c in self.checks if c.kind == "claim" and not c.cited]
@@ -349,9 +438,10 @@ class CitationChecker:
         return any(c.kind == "refusal" for c in self.checks)
 
 
-def check_answer(text: str, passages: Passages, threshold: float = SUPPORT_THRESHOLD) -> CitationChecker:
+def check_answer(text: str, passages: Passages, threshold: float = SUPPORT_THRESHOLD,
+                 question: str = "", drop_unsupported: bool = False) -> CitationChecker:
     """Check a whole answer at once (same rules as streaming)."""
-    checker = CitationChecker(passages, threshold)
+    checker = CitationChecker(passages, threshold, question, drop_unsupported)
     checker.feed(text)
     checker.finish()
     return checker

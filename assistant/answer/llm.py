@@ -220,7 +220,8 @@ class LLMAnswerer:
         messages, n = self.build_messages(question, hits)
         self.last_messages = messages
         used = list(hits[:n])
-        checker = CitationChecker(Passages(used, self.embedder), self.support_threshold)
+        checker = CitationChecker(Passages(used, self.embedder), self.support_threshold,
+                                  question.standalone or question.text, self.settings.llm_drop_unsupported)
         self.last_check = checker
         t = time.perf_counter()
         first = None
@@ -248,7 +249,7 @@ class LLMAnswerer:
             yield answer
             return
         citations = [
-            citation_for(checker.numbers[i], used[i], " ".join(checker.quotes[i])) for i in checker.cited_passages
+            citation_for(checker.numbers[i], used[i], checker.quote(i)) for i in checker.cited_passages
         ]
         yield Answer(
             question.text,

@@ -113,3 +113,13 @@ class HTTPBackendMixin:
 def _reason(exc: Exception) -> str:
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0][:200]
+
+
+def truncated_stream(name: str, base_url: str, window: int) -> BackendError:
+    """A streamed reply that ended without its end marker: the server failed mid-way. With
+    llama.cpp's Python server this is what a prompt longer than its context looks like."""
+    return BackendError(
+        f"{name} at {base_url} broke off its reply (the stream ended without its end marker); the "
+        f"server's log says why. Most often the prompt did not fit the server's context window. Fix: set "
+        f"llm_context_window (now {window}) to the server's context size, or lower llm_max_tokens or top_k"
+    )

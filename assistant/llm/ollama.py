@@ -13,7 +13,7 @@ from typing import Iterator, Sequence
 
 from assistant.errors import BackendError
 from assistant.llm.base import ChatBackend, Generation, Message
-from assistant.llm.http import HTTPBackendMixin
+from assistant.llm.http import HTTPBackendMixin, truncated_stream
 
 DEFAULT_BASE_URL = "http://127.0.0.1:11434"
 
@@ -60,6 +60,7 @@ class OllamaBackend(HTTPBackendMixin, ChatBackend):
         started = time.perf_counter()
         gen = Generation()
         self.last = gen
+        done = False
         try:
             with self._request("/api/chat", self._payload(messages, max_tokens, temperature, stop, True),
                                stream=True) as response:
@@ -76,7 +77,10 @@ class OllamaBackend(HTTPBackendMixin, ChatBackend):
                         yield text
                     if event.get("done"):
                         self._record(gen, event)
+                        done = True
                         break
+            if not done:
+                raise truncated_stream(self.name, self.base_url, self.context_window)
         finally:
             gen.total_ms = (time.perf_counter() - started) * 1000
 

@@ -14,7 +14,7 @@ from typing import Iterator, Sequence
 
 from assistant.errors import BackendError
 from assistant.llm.base import ChatBackend, Generation, Message
-from assistant.llm.http import HTTPBackendMixin
+from assistant.llm.http import HTTPBackendMixin, truncated_stream
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -73,6 +73,7 @@ class OpenAIBackend(HTTPBackendMixin, ChatBackend):
         started = time.perf_counter()
         gen = Generation()
         self.last = gen
+        done = False
         try:
             with self._request("/chat/completions", self._payload(messages, max_tokens, temperature, stop, True),
                                stream=True) as response:
@@ -82,6 +83,7 @@ class OpenAIBackend(HTTPBackendMixin, ChatBackend):
                         continue  # comments (": ping"), event names, blank keep-alives
                     data = line[5:].strip()
                     if data == "[DONE]":
+                        done = True
                         break
                     event = _loads(data, self.name)
                     if "error" in event:
@@ -98,6 +100,8 @@ class OpenAIBackend(HTTPBackendMixin, ChatBackend):
                                 gen.first_token_ms = (time.perf_counter() - started) * 1000
                             gen.extra["chunks"] = gen.extra.get("chunks", 0) + 1
                             yield text
+            if not done:
+                raise truncated_stream(self.name, self.base_url, self.context_window)
         finally:
             gen.total_ms = (time.perf_counter() - started) * 1000
             if not gen.completion_tokens:
