@@ -18,7 +18,7 @@ from tests.llm_helpers import assert_grounded, record_calls
 
 @pytest.fixture(scope="module")
 def local(sample_data_dir):
-    return Assistant(data_dir=sample_data_dir, collection="sample", llm="local", llm_max_tokens=64)
+    return Assistant(data_dir=sample_data_dir, collection="sample", llm="local", llm_max_tokens=48)
 
 
 def test_off_topic_question_abstains_without_calling_the_model(local):
@@ -35,7 +35,7 @@ def test_off_topic_question_abstains_without_calling_the_model(local):
 
 
 def test_local_stream_ends_with_a_checked_answer(sample_data_dir):
-    a = Assistant(data_dir=sample_data_dir, collection="sample", llm="local", llm_max_tokens=96,
+    a = Assistant(data_dir=sample_data_dir, collection="sample", llm="local", llm_max_tokens=64,
                   llm_evidence_gate=False)
     items = list(a.chat().stream("Summarize what the US military did and why."))
     answer = items[-1]

@@ -44,7 +44,7 @@ def llama_server(tmp_path_factory):
 
 
 def openai_assistant(data_dir, url, **overrides):
-    settings = {"llm": "openai:smollm2", "llm_base_url": url, "llm_api_key": KEY, "llm_max_tokens": 96,
+    settings = {"llm": "openai:smollm2", "llm_base_url": url, "llm_api_key": KEY, "llm_max_tokens": 64,
                 "llm_context_window": WINDOW, **overrides}
     return Assistant(data_dir=data_dir, collection="sample", **settings)
 
@@ -66,7 +66,7 @@ def test_answer_streams_from_the_server_and_ends_with_a_checked_answer(sample_da
 
 
 def test_follow_up_rewritten_through_the_server(sample_data_dir, llama_server):
-    a = openai_assistant(sample_data_dir, llama_server, llm_max_tokens=48)
+    a = openai_assistant(sample_data_dir, llama_server, llm_max_tokens=32)
     calls = record_calls(a)
     chat = a.chat()
     chat.ask("Who was blamed for the drone attack?")
