@@ -207,4 +207,4 @@ def test_llm_settings_from_environment_and_the_key_is_masked():
     resolved = resolve(environ={"ASSISTANT_LLM": "ollama:llama3.2", "ASSISTANT_LLM_API_KEY": "sk-secret-123456"})
     assert resolved.settings.llm == "ollama:llama3.2"
     rows = {r["name"]: r for r in describe(resolved)}
-    assert rows["llm_api_key"]["value"] == "****3456" and rows["llm"]["origin"] == "env ASSISTANT_LLM"
+    assert rows["llm_api_key"]["value"] == "********" and "sk-secret" not in repr(resolved.settings) and rows["llm"]["origin"] == "env ASSISTANT_LLM"
