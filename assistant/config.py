@@ -136,6 +136,11 @@ class Settings:
         metadata={"doc": "rewrite questions into standalone ones with the LLM before retrieval: "
                   "followups (when a question leans on the conversation) | always | off"},
     )
+    llm_support_threshold: float = field(
+        default=0.75,
+        metadata={"doc": "how closely a passage must match a sentence of an LLM answer to be cited for it "
+                  "(0-1; calibrated for SmolLM2 by eval/calibrate_support.py; lower for models that paraphrase)"},
+    )
     llm_drop_unsupported: bool = field(
         default=False,
         metadata={"doc": "leave out sentences of an LLM answer that no passage supports, instead of "
@@ -297,6 +302,8 @@ def _validate_llm(s: Settings) -> None:
         raise ConfigError(f"llm_base_url must start with http:// or https://, got {s.llm_base_url!r}")
     if s.llm_max_tokens < 1 or s.llm_timeout <= 0 or s.llm_context_window < 0:
         raise ConfigError("llm_max_tokens and llm_timeout must be positive, llm_context_window at least 0")
+    if not 0.0 <= s.llm_support_threshold <= 1.0:
+        raise ConfigError(f"llm_support_threshold must be between 0 and 1, got {s.llm_support_threshold}")
     if s.llm_rewrite not in ("followups", "always", "off"):
         raise ConfigError(f"bad llm_rewrite {s.llm_rewrite!r}: use followups, always or off")
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable
 
 import pytest
 
-from assistant.answer.citations import SUPPORT_THRESHOLD, Passages
+from assistant.answer.citations import Passages
 from assistant.types import Answer
 
 if TYPE_CHECKING:
@@ -40,7 +40,7 @@ def assert_grounded(answer: Answer, assistant: Assistant) -> None:
             assert all(part in c.passage for part in c.quote.split(" … "))  # verbatim excerpts
             hit = next(h for h in hits if h.chunk.id == c.chunk_id)
             support = Passages([hit], assistant.embedder).support(sentence.strip())[0]
-            assert support.score >= SUPPORT_THRESHOLD, (sentence, support)
+            assert support.score >= assistant.answerer.support_threshold, (sentence, support)
 
 
 def smollm2_path() -> Path:

@@ -68,14 +68,26 @@ def test_claims_the_passages_do_not_make_get_no_citation(passages, claim):
 
 
 @pytest.mark.parametrize("claim,passage", [
-    ("The US hit more than 85 targets.", 0),
-    ("The strikes were a response to a drone attack that killed three reservists.", 0),  # "three" = "3"
-    ("The Iraqi government was told about the strikes in advance.", 2),
+    ("The US military struck over 85 targets, including command centers and weapon storage sites.", 0),
+    ("The drone attack killed three US army reservists at the Tower 22 base in Jordan.", 0),  # "three" = "3"
+    ("An Iraqi military spokesperson condemned the strikes as a violation of Iraqi sovereignty.", 1),
 ])
-def test_faithful_paraphrases_are_supported(passages, claim, passage):
+def test_close_paraphrases_are_supported(passages, claim, passage):
     checked = check_answer(claim, passages)
     assert checked.confirmed, [(s.score, s.missing) for s in passages.support(claim)]
-    assert passage in checked.checks[0].passages
+    assert checked.checks[0].passages == [passage]
+
+
+@pytest.mark.parametrize("claim", [
+    "The US hit more than 85 targets.",
+    "The operation took place at 4pm on Friday.",
+])
+def test_loose_paraphrases_stay_uncited_at_the_default_threshold(passages, claim):
+    # The calibrated threshold is conservative: what is not close to a passage's wording is not cited.
+    best = max(s.score for s in passages.support(claim))
+    assert 0.5 < best < 0.75
+    assert not check_answer(claim, passages).confirmed
+    assert check_answer(claim, passages, threshold=0.5).confirmed
 
 
 def test_marker_on_a_passage_that_does_not_say_it_is_moved(passages):
@@ -85,8 +97,8 @@ def test_marker_on_a_passage_that_does_not_say_it_is_moved(passages):
 
 
 def test_passages_renumbered_by_first_use_and_only_cited_listed(passages):
-    checked = check_answer(f"{INFORMED} [3] {AUSTIN} [2] They hit over 85 targets [1].", passages)
-    assert checked.text == f"{INFORMED} [1] {AUSTIN} [2] They hit over 85 targets. [3]"
+    checked = check_answer(f"{INFORMED} [3] {AUSTIN} [2] The operation involved striking over 85 targets [1].", passages)
+    assert checked.text == f"{INFORMED} [1] {AUSTIN} [2] The operation involved striking over 85 targets. [3]"
     assert checked.cited_passages == [2, 1, 0]
     checked = check_answer(f"{AUSTIN} [2]", passages)
     assert checked.cited_passages == [1] and list(checked.numbers.values()) == [1]

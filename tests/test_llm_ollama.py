@@ -5,6 +5,7 @@ server is sent, so every case is exact. Real index, real embedding model."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -63,8 +64,10 @@ def ollama():
 @pytest.fixture
 def assistant(sample_data_dir, ollama):
     ollama.delay = 0.0
+    # The evidence gate is tested with the real model (test_llm_local.py); here every question
+    # reaches the server, whose replies are the point.
     return Assistant(data_dir=sample_data_dir, collection="sample", llm="ollama:fake",
-                     llm_base_url=ollama.url, llm_timeout=10, llm_max_tokens=200)
+                     llm_base_url=ollama.url, llm_timeout=10, llm_max_tokens=200, llm_evidence_gate=False)
 
 
 def test_ollama_chat_protocol_request_and_streamed_reply(assistant, ollama):
@@ -132,7 +135,7 @@ def test_follow_up_is_rewritten_by_the_model_before_retrieval(assistant, ollama)
 
 def test_history_keeps_the_most_recent_turns_that_fit(sample_data_dir, ollama):
     small = Assistant(data_dir=sample_data_dir, collection="sample", llm="ollama:fake", llm_base_url=ollama.url,
-                      llm_context_window=1400, llm_max_tokens=100, llm_rewrite="off")
+                      llm_context_window=1400, llm_max_tokens=100, llm_rewrite="off", llm_evidence_gate=False)
     history = [(f"Old question {i} about the strikes?", f"Old answer number {i}. " * 25) for i in range(8)]
     small.ask(QUESTION, history=history)
     messages = ollama.requests[-1]["messages"]
@@ -144,7 +147,8 @@ def test_history_keeps_the_most_recent_turns_that_fit(sample_data_dir, ollama):
 
 
 def test_model_not_found_names_the_fix(sample_data_dir, ollama):
-    a = Assistant(data_dir=sample_data_dir, collection="sample", llm="ollama:llama9", llm_base_url=ollama.url)
+    a = Assistant(data_dir=sample_data_dir, collection="sample", llm="ollama:llama9", llm_base_url=ollama.url,
+                  llm_evidence_gate=False)
     with pytest.raises(BackendError) as err:
         a.ask(QUESTION)
     msg = str(err.value)
@@ -153,7 +157,8 @@ def test_model_not_found_names_the_fix(sample_data_dir, ollama):
 
 def test_unreachable_server_names_the_fix(sample_data_dir):
     url = f"http://127.0.0.1:{free_port()}"
-    a = Assistant(data_dir=sample_data_dir, collection="sample", llm="ollama:fake", llm_base_url=url)
+    a = Assistant(data_dir=sample_data_dir, collection="sample", llm="ollama:fake", llm_base_url=url,
+                  llm_evidence_gate=False)
     with pytest.raises(BackendError) as err:
         a.ask(QUESTION)
     msg = str(err.value)
@@ -162,7 +167,7 @@ def test_unreachable_server_names_the_fix(sample_data_dir):
 
 def test_timeout_then_the_chat_stays_usable(sample_data_dir, ollama):
     a = Assistant(data_dir=sample_data_dir, collection="sample", llm="ollama:fake", llm_base_url=ollama.url,
-                  llm_timeout=0.5)
+                  llm_timeout=0.5, llm_evidence_gate=False)
     chat = a.chat()
     ollama.delay = 2.0
     with pytest.raises(BackendError) as err:
@@ -175,7 +180,8 @@ def test_timeout_then_the_chat_stays_usable(sample_data_dir, ollama):
 
 
 def test_stream_broken_off_by_the_server_is_an_error_not_an_answer(sample_data_dir, ollama):
-    a = Assistant(data_dir=sample_data_dir, collection="sample", llm="ollama:fake", llm_base_url=ollama.url)
+    a = Assistant(data_dir=sample_data_dir, collection="sample", llm="ollama:fake", llm_base_url=ollama.url,
+                  llm_evidence_gate=False)
     ollama.truncate = True
     try:
         with pytest.raises(BackendError) as err:
@@ -186,8 +192,9 @@ def test_stream_broken_off_by_the_server_is_an_error_not_an_answer(sample_data_d
 
 
 def run_cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ASSISTANT_LLM_EVIDENCE_GATE": "false"}
     return subprocess.run([sys.executable, "-m", "assistant", *args, "--data-dir", str(data_dir), "-c", "sample"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+                          capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
 
 
 def test_cli_streams_the_checked_answer_and_errors_in_one_line(sample_data_dir, ollama):

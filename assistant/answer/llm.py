@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Sequence
 
 from assistant.answer.base import ABSTAIN_TEXT, EMPTY_TEXT, AnswerTools, Question, citation_for, related_from_hits
-from assistant.answer.citations import SUPPORT_THRESHOLD, CitationChecker, Passages, strip_markers, MARKER
+from assistant.answer.citations import MARKER, CitationChecker, Passages, strip_markers
 from assistant.llm.base import ChatBackend, context_error, defuse
 from assistant.text import STOPWORDS, stem, words
 from assistant.types import Answer, Hit
@@ -125,12 +125,12 @@ class LLMAnswerer:
     """Implements the answerer interface with a chat model (``assistant.llm``)."""
 
     def __init__(self, backend: ChatBackend, tools: AnswerTools, settings: "Settings",
-                 support_threshold: float = SUPPORT_THRESHOLD):
+                 support_threshold: float | None = None):
         self.backend = backend
         self.name = backend.name
         self.settings = settings
         self.embedder = _MemoEmbedder(tools.embedder)
-        self.support_threshold = support_threshold
+        self.support_threshold = settings.llm_support_threshold if support_threshold is None else support_threshold
         self.gate = None
         if settings.llm_evidence_gate:
             from assistant.answer.extractive import ExtractiveAnswerer
