@@ -115,7 +115,7 @@ class Assistant:
         if stream:
             return self.ask_stream(question, history=history)
         answer = None
-        for item in self.ask_stream(question, history=history):
+        for item in self._answer_events(question, history):
             if isinstance(item, Answer):
                 answer = item
         assert answer is not None
@@ -139,6 +139,9 @@ class Assistant:
           for an unreachable server, a timeout, a bad key, a missing model, a context window
           too small) carry a one-line message that names the fix. Nothing is recorded on error.
         """
+        return self._answer_events(question, history)
+
+    def _answer_events(self, question: str, history: Sequence[Any] | None) -> Iterator[str | Answer]:
         from assistant.answer.base import Question
 
         started = time.perf_counter()
