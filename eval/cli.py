@@ -93,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
         from eval.beir import find_dir
 
         directory = find_dir(args.beir)
-        suite: Any = Suite(name=f"beir-{directory.name}-{args.split or 'test'}", beir=BeirSpec(directory, args.split or "test"))
+        suite: Any = Suite(name=f"beir-{directory.name}-{args.split or 'test'}", beir=BeirSpec(directory, args.split or "test"),
+                           corpus_key=f"beir-{directory.name}")
     elif args.suite:
         suite = load_suite(args.suite)
         if args.split and suite.beir is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,19 @@ class EvalResults:
         return None if value is None else float(value)
 
 
+KNOWN_METRICS = (*QA_METRICS, "hit@1", "hit@10", "recall@5", "wrong_abstentions", "missed_abstentions",
+                 "judge_correctness", "judge_faithfulness", "judge_unreadable", "questions", "answerable",
+                 "unanswerable", "abstentions", "correct_abstentions", "errors")
+
+
+def known_metric(name: str) -> bool:
+    """Could a run report ``name``? (Checked before running, so a typo fails fast.)"""
+    mode, _, base = name.rpartition(".")
+    if mode and mode not in ("dense", "keyword", "fused"):
+        return False
+    return base in KNOWN_METRICS or re.fullmatch(r"latency_\w+_p(50|95)_ms", base) is not None
+
+
 def parse_gates(specs: list[str] | None, *, upper: bool = False) -> dict[str, float]:
     """``["f1=0.5", "hit@5=0.9"]`` -> ``{"f1": 0.5, "hit@5": 0.9}`` with readable errors."""
     out: dict[str, float] = {}
@@ -113,6 +127,9 @@ def parse_gates(specs: list[str] | None, *, upper: bool = False) -> dict[str, fl
             raise GateError(f"{option} {name}: {value!r} is not a number") from None
         if not math.isfinite(number):
             raise GateError(f"{option} {name}: the value must be a finite number")
+        if not known_metric(name):
+            raise GateError(f"{option}: unknown metric {name!r}; known: {', '.join(KNOWN_METRICS)} "
+                            "(BEIR runs: dense.NAME, keyword.NAME, fused.NAME)")
         if not upper and lower_is_better(name):
             raise GateError(f"{name} is better when lower: use --fail-over {name}={value}")
         out[name] = number

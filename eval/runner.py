@@ -12,6 +12,8 @@ asked of the configured collection as it is (read only).
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import sys
 import time
 from pathlib import Path
@@ -40,8 +42,9 @@ def eval_settings(
     if llm:
         changes.update(llm_overrides(llm))
     if suite.has_corpus or suite.beir is not None:
+        # Suites over the same corpus (SQuAD tune/report, SciFact train/test) share one index.
         changes["data_dir"] = base.data_dir / "eval"
-        changes["collection"] = collection or f"eval-{slug(suite.name)}"
+        changes["collection"] = collection or f"eval-{slug(suite.corpus_key or suite.name)}"
     elif collection:
         changes["collection"] = collection
     return base.replace(**changes) if changes else base
@@ -66,10 +69,15 @@ def apply_corpus(suite: Suite, corpus: str | Path | Sequence[str | Path] | None)
     if missing:
         raise AssistantError(f"corpus not found: {', '.join(missing)}")
     records = [p for p in paths if p.name.endswith((".jsonl", ".jsonl.gz"))]
-    suite.corpus_paths = [p for p in paths if p not in records]
-    suite.corpus_records = (lambda: (r for p in records for r in read_records(p))) if records else None
-    suite.corpus_label = ", ".join(str(p) for p in paths)
-    return suite
+    # Its own collection: the suite's usual index holds a different corpus.
+    digest = hashlib.sha1("\n".join(sorted(str(p.resolve()) for p in paths)).encode()).hexdigest()[:8]
+    return dataclasses.replace(
+        suite,
+        corpus_paths=[p for p in paths if p not in records],
+        corpus_records=(lambda: (r for p in records for r in read_records(p))) if records else None,
+        corpus_label=", ".join(str(p) for p in paths),
+        corpus_key=f"{suite.name}-{digest}",
+    )
 
 
 def run_suite(

@@ -85,6 +85,7 @@ class Suite:
     # Corpus records ({"id", "title", "text"}) to ingest, produced on demand.
     corpus_records: Callable[[], Iterable[dict[str, Any]]] | None = None
     corpus_label: str = ""  # what the corpus is, for the report
+    corpus_key: str = ""  # names the eval collection when suites share a corpus (else the suite name)
     beir: BeirSpec | None = None
 
     @property
@@ -289,6 +290,7 @@ def _squad_section(suite: Suite, section: Any, path: Path) -> None:
     suite.questions = [question_from_dict(r, f"{path} [squad] {r['id']}") for r in records]
     suite.corpus_records = lambda: squad.corpus_records(directory, corpus_articles)
     suite.corpus_label = f"SQuAD 2.0 dev passages (articles {corpus_articles}) from {directory}"
+    suite.corpus_key = f"squad2-dev-{corpus_articles}"
     if not suite.description:
         suite.description = f"SQuAD 2.0 dev, questions of articles {articles}"
 
@@ -302,6 +304,7 @@ def _beir_section(suite: Suite, section: Any, path: Path) -> None:
     split = str(section.get("split", "test"))
     suite.beir = BeirSpec(directory, split)
     suite.corpus_label = f"BEIR {directory.name} corpus from {directory}"
+    suite.corpus_key = f"beir-{directory.name}"
 
 
 def _data_dir(value: Any, path: Path) -> Path | None:
