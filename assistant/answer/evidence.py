@@ -41,7 +41,16 @@ FEATURES = (
     "chunk_score",  # cosine(question, passage)
     "top_passage",  # the sentence comes from the best-ranked passage
     "log_length",  # log of the sentence's word count
+    "passage_coverage",  # IDF-weighted share of question terms anywhere in the sentence's passage
+    "negation_mismatch",  # one of question and sentence is negated, the other not
 )
+
+_NEGATIONS = frozenset("not no never none nor neither cannot without n't nobody nothing".split())
+
+
+def _negated(text: str) -> bool:
+    low = text.lower()
+    return "n't" in low or any(w in _NEGATIONS for w in words(low))
 
 
 # --- answer types --------------------------------------------------------------------
@@ -205,6 +214,9 @@ def featurize(
     cos = sentence_vectors @ question_vector if len(candidates) else np.zeros(0)
     best = float(cos.max()) if len(candidates) else 0.0
     term_lists = [_term_set(c.text) for c in candidates]
+    passage_terms = [set(_term_set(h.chunk.text)) for h in hits]
+    passage_cov = [sum(w for t, w in qt.weights.items() if _fuzzy_in(t, pt)) / qt.total for pt in passage_terms]
+    q_negated = _negated(question)
     for idx, (cand, tl) in enumerate(zip(candidates, term_lists)):
         ts = set(tl)
         window = set(ts)
@@ -229,6 +241,8 @@ def featurize(
             "chunk_score": float(hit.score),
             "top_passage": 1.0 if cand.hit_index == 0 else 0.0,
             "log_length": math.log(n_words),
+            "passage_coverage": passage_cov[cand.hit_index],
+            "negation_mismatch": 1.0 if _negated(cand.text) != q_negated else 0.0,
         }
 
 

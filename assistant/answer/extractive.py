@@ -22,6 +22,9 @@ from assistant.answer.evidence import Candidate, answer_candidates, candidates_f
 from assistant.types import Answer, Citation, Hit
 
 
+QUOTE_GAP = " … "  # between non-adjacent excerpts of one passage
+
+
 class ExtractiveAnswerer:
     name = "extractive"
 
@@ -79,13 +82,20 @@ class ExtractiveAnswerer:
         # Number passages in order of first use; one citation per passage, quoting what was used.
         numbers: dict[int, int] = {}
         quotes: dict[int, list[str]] = {}
+        last_end: dict[int, int] = {}
         parts = []
         for cand in chosen:
             n = numbers.setdefault(cand.hit_index, len(numbers) + 1)
-            quotes.setdefault(cand.hit_index, []).append(cand.text)
+            excerpts = quotes.setdefault(cand.hit_index, [])
+            gap = hits[cand.hit_index].chunk.text[last_end.get(cand.hit_index, cand.start) : cand.start]
+            if excerpts and gap.strip() == "":
+                excerpts[-1] += gap + cand.text  # adjacent sentences: one verbatim excerpt
+            else:
+                excerpts.append(cand.text)
+            last_end[cand.hit_index] = cand.end
             parts.append(f"{' '.join(cand.text.split())} [{n}]")
         citations: list[Citation] = [
-            citation_for(n, hits[i], " ".join(quotes[i])) for i, n in sorted(numbers.items(), key=lambda kv: kv[1])
+            citation_for(n, hits[i], QUOTE_GAP.join(quotes[i])) for i, n in sorted(numbers.items(), key=lambda kv: kv[1])
         ]
         return Answer(
             question.text,

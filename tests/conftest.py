@@ -1,0 +1,66 @@
+"""Shared fixtures: real Chroma directories, the real packaged embedding model, tiny corpora."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports transformers, chromadb or gradio: never reach for the network.
+for _k, _v in {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}.items():
+    os.environ[_k] = _v
+# The user's own config must not leak into tests.
+os.environ["ASSISTANT_CONFIG"] = os.path.join(os.path.dirname(__file__), "no-such-config.toml")
+for _k in list(os.environ):
+    if _k.startswith("ASSISTANT_") and _k != "ASSISTANT_CONFIG":
+        del os.environ[_k]
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from tests import corpora  # noqa: E402
+
+SAMPLE = Path(__file__).resolve().parents[1] / "assistant" / "samples" / "us-strikes-iran-militias.txt"
+
+
+@pytest.fixture(scope="session")
+def sample_data_dir(tmp_path_factory) -> Path:
+    """A data directory holding the sample article, ingested once per test session."""
+    from assistant.api import Assistant
+
+    data_dir = tmp_path_factory.mktemp("sample-index")
+    report = Assistant(data_dir=data_dir, collection="sample").ingest([SAMPLE])
+    assert report.count("added") == 1
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def sample_assistant(sample_data_dir):
+    from assistant.api import Assistant
+
+    return Assistant(data_dir=sample_data_dir, collection="sample")
+
+
+@pytest.fixture
+def data_dir(tmp_path) -> Path:
+    d = tmp_path / "data"
+    d.mkdir()
+    return d
+
+
+@pytest.fixture
+def make_corpus(tmp_path):
+    """Write files of every supported format into a fresh directory."""
+
+    def make(**kwargs) -> Path:
+        root = tmp_path / "corpus"
+        root.mkdir(exist_ok=True)
+        corpora.write_all_formats(root, **kwargs)
+        return root
+
+    return make

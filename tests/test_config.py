@@ -1,0 +1,49 @@
+"""Configuration: one place, and the documented order of precedence."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.config import resolve
+from assistant.errors import ConfigError
+
+
+def test_precedence_kwargs_cli_env_file_default(tmp_path):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('collection = "from-file"\ntop_k = 7\nfetch_k = 11\nrrf_k = 33\n')
+    env = {"ASSISTANT_COLLECTION": "from-env", "ASSISTANT_TOP_K": "6", "ASSISTANT_FETCH_K": "12"}
+    r = resolve(overrides={"collection": "from-kwargs"}, cli={"collection": "from-cli", "top_k": 4},
+                environ=env, config_file=cfg)
+    s = r.settings
+    assert s.collection == "from-kwargs" and r.origins["collection"] == "argument"
+    assert s.top_k == 4 and r.origins["top_k"] == "command line"
+    assert s.fetch_k == 12 and r.origins["fetch_k"] == "env ASSISTANT_FETCH_K"
+    assert s.rrf_k == 33 and r.origins["rrf_k"].startswith("file")
+    assert s.chunk_tokens == 200 and r.origins["chunk_tokens"] == "default"
+
+
+def test_config_file_path_from_environment(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[assistant]\ncollection = "notes"\n')
+    assert resolve(environ={"ASSISTANT_CONFIG": str(cfg)}).settings.collection == "notes"
+
+
+@pytest.mark.parametrize(
+    "env,match",
+    [
+        ({"ASSISTANT_TOP_K": "many"}, "top_k"),
+        ({"ASSISTANT_COLLECTION": "a"}, "collection"),
+        ({"ASSISTANT_EMBED_TITLE": "perhaps"}, "embed_title"),
+        ({"ASSISTANT_CHROMA_URL": "localhost:8000"}, "http"),
+    ],
+)
+def test_bad_values_are_reported_by_name(env, match):
+    with pytest.raises(ConfigError, match=match):
+        resolve(environ=env, config_file="/nonexistent.toml")
+
+
+def test_unknown_setting_in_file_is_an_error(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("colection = 'typo'\n")
+    with pytest.raises(ConfigError, match="unknown setting 'colection'"):
+        resolve(config_file=cfg, environ={})
