@@ -116,6 +116,7 @@ def _outcomes(records: Sequence[dict[str, Any]]) -> dict[str, int]:
 
 # --- SVG plots --------------------------------------------------------------------------------
 
+PASSAGES_UP_TO = 500  # questions; above this the report leaves whole passages to results.json
 PALETTE = ("#3b6ea5", "#d9822b", "#4a9a5b", "#b04a5a", "#7b5ea7")
 
 
@@ -350,16 +351,19 @@ def _qa_body(results: EvalResults) -> list[str]:
     parts += ["<h2>Plots</h2>", "<div class=\"plots\">", *plots, "</div>"]
 
     parts.append("<h2>Questions</h2>")
+    if len(qs) > PASSAGES_UP_TO:
+        parts.append(f"<p class=\"muted\">{len(qs)} questions: whole cited passages are left out of this page "
+                     "to keep it small; they are in results.json.</p>")
     parts.append("<label id=\"filter\"><input type=\"checkbox\" id=\"only-bad\"> show only questions not scored as right</label>")
     parts.append("<table><tr><th>#</th><th>question</th><th>expected</th><th>answer and citations</th>"
                  "<th>scores</th><th>outcome and why</th></tr>")
     for i, q in enumerate(qs, start=1):
-        parts.append(_qa_row(i, q))
+        parts.append(_qa_row(i, q, with_passages=len(qs) <= PASSAGES_UP_TO))
     parts.append("</table>")
     return parts
 
 
-def _qa_row(i: int, q: dict[str, Any]) -> str:
+def _qa_row(i: int, q: dict[str, Any], with_passages: bool = True) -> str:
     turns = "".join(f"<div class=\"muted\">earlier: {e(t)}</div>" for t in q.get("turns", []))
     standalone = q.get("standalone_question")
     rewritten = (f"<div class=\"muted\">retrieved with: {e(standalone)}</div>"
@@ -379,7 +383,9 @@ def _qa_row(i: int, q: dict[str, Any]) -> str:
             holds = "" if not q.get("answerable", True) or not q.get("answers") else (
                 " <span class=\"ok\">holds the answer</span>" if _holds(c, q) else " <span class=\"no\">no answer in it</span>")
             items.append(f"<li>[{e(c['n'])}] <b>{e(_short_source(c['source']))}</b> (cosine {e(c['score'])}){holds}: "
-                         f"“{e(c['quote'])}”<details><summary>passage</summary>{e(c['passage'])}</details></li>")
+                         f"“{e(c['quote'])}”"
+                         + (f"<details><summary>passage</summary>{e(c['passage'])}</details>" if with_passages else "")
+                         + "</li>")
         cits = "<ol class=\"cit\">" + "".join(items) + "</ol>"
     elif q.get("related"):
         cits = "<div class=\"muted\">closest passages offered: " + "; ".join(

@@ -66,13 +66,13 @@ def corpus(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
+def eval_data_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("eval-data")
 
 
 @pytest.fixture(scope="module")
-def settings(data_dir):
-    return load_settings({"data_dir": data_dir}, config_file="/nonexistent/config.toml")
+def settings(eval_data_dir):
+    return load_settings({"data_dir": eval_data_dir}, config_file="/nonexistent/config.toml")
 
 
 @pytest.fixture(scope="module")
@@ -134,23 +134,27 @@ def test_report_html_has_plots_table_and_escapes_text(first_run):
     assert page.count('<tr class="row"') == len(QUESTIONS)
 
 
-def test_rerun_is_incremental_and_keeps_evals_out_of_user_collections(first_run, corpus, settings, data_dir):
+def test_rerun_is_incremental_and_keeps_evals_out_of_user_collections(first_run, corpus, settings, eval_data_dir):
     again = run_suite(corpus / "tiny.toml", settings=settings, limit=2)
     assert again.info["ingest"]["chunks_written"] == 0 and again.info["ingest"]["unchanged"] == 3
     assert len(again.questions) == 2
-    assert again.info["data_dir"] == str(data_dir / "eval")
+    assert again.info["data_dir"] == str(eval_data_dir / "eval")
     assert again.info["collection"] == "eval-tiny"
     # nothing was written to the user's own store
     assert Store(settings).collection_names() == []
 
 
-def test_suite_without_corpus_is_asked_of_an_existing_collection(corpus, settings, data_dir):
+def test_suite_without_corpus_is_asked_of_an_existing_collection(corpus, settings, eval_data_dir):
     Assistant(settings.replace(collection="notes")).ingest([corpus / "docs" / "volcano.txt"])
     results = run_suite(corpus / "questions.jsonl", settings=settings, collection="notes", sample=3, seed=4)
-    assert results.info["collection"] == "notes" and results.info["data_dir"] == str(data_dir)
+    assert results.info["collection"] == "notes" and results.info["data_dir"] == str(eval_data_dir)
     assert len(results.questions) == 3
     assert Store(settings).collection_names() == ["notes"]
     assert [d.source for d in Assistant(settings.replace(collection="notes")).sources()][0].endswith("volcano.txt")
+    from assistant.errors import CollectionNotFound
+
+    with pytest.raises(CollectionNotFound, match="'nothing-here' does not exist"):
+        run_suite(corpus / "questions.jsonl", settings=settings, collection="nothing-here")
 
 
 def test_judge_plumbing_with_a_fake_judge(corpus, settings):
@@ -302,3 +306,54 @@ def test_cli_errors_are_one_line(tmp_path, corpus):
     assert proc.returncode == 1 and "use --fail-over latency_p95_ms=100" in proc.stderr
     proc = run_cli(str(corpus / "tiny.toml"), "--data-dir", str(tmp_path), "--limit", "1", "--fail-under", "F1=0.5")
     assert proc.returncode == 1 and "unknown metric 'F1'" in proc.stderr
+
+
+def test_judge_http_backends_speak_their_protocols():
+    """The point is the wire protocol of the two HTTP judges (a real model is issue 3's business)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from eval.judge import completer_for
+
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append((self.path, body, self.headers.get("Authorization")))
+            verdict = '{"correct": true, "faithful": true, "reason": "ok"}'
+            if self.path == "/v1/chat/completions":
+                reply = {"choices": [{"message": {"role": "assistant", "content": verdict}}]}
+            elif self.path == "/api/chat":
+                reply = {"message": {"role": "assistant", "content": verdict}, "done": True}
+            else:
+                self.send_response(404)
+                self.end_headers()
+                return
+            data = json.dumps(reply).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        openai = LLMJudge(completer_for(f"openai:judge-model@{base}/v1"))
+        ollama = LLMJudge(completer_for(f"ollama:judge-model@{base}"))
+        from eval.judge import JudgeInput
+
+        item = JudgeInput("Q?", "A [1]", False, ["passage"], ["A"])
+        assert openai.judge(item).correct is True
+        assert ollama.judge(item).faithful is True
+    finally:
+        server.shutdown()
+    (p1, b1, _), (p2, b2, _) = seen
+    assert p1 == "/v1/chat/completions" and b1["model"] == "judge-model" and b1["temperature"] == 0
+    assert b1["messages"][0]["role"] == "user" and "<<<ANSWER\nA [1]\nANSWER>>>" in b1["messages"][0]["content"]
+    assert p2 == "/api/chat" and b2["stream"] is False and b2["model"] == "judge-model"
