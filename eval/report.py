@@ -25,7 +25,10 @@ OUTCOME_LABEL = {
 GOOD = {"correct", "correct_abstention", "found"}
 BAD = {"wrong", "wrong_abstention", "missed_abstention", "error", "missed"}
 METRIC_DOC = {
+    "hit@1": "share of questions whose first document retrieved is an expected one",
     "hit@5": "share of questions with an expected source among the top 5 documents retrieved",
+    "hit@10": "share of questions with an expected source among the top 10 documents retrieved",
+    "recall@5": "share of expected sources among the top 5 documents retrieved",
     "recall@10": "share of expected sources among the top 10 documents retrieved",
     "mrr": "mean of 1/rank of the first expected source (top 10)",
     "ndcg@10": "normalised discounted cumulative gain of the top 10 documents",
@@ -41,6 +44,8 @@ METRIC_DOC = {
     "judge_correctness": "LLM judge: share of answers judged correct",
     "judge_faithfulness": "LLM judge: share of answers judged supported by their citations",
 }
+BEIR_DOC = {"latency_p50_ms": "median retrieval time per query (query embedding included)",
+            "latency_p95_ms": "95th percentile retrieval time per query"}
 
 
 def e(value: Any) -> str:
@@ -202,6 +207,14 @@ def _tick(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
+def _display_max(values: Sequence[float]) -> float | None:
+    """Upper end of a latency axis: the 99th percentile, so one cold start does not squash the rest."""
+    from eval.metrics import percentile
+
+    p99 = percentile(values, 99)
+    return None if p99 is None else max(p99 * 1.05, 1.0)
+
+
 def nice_range(values: Sequence[float], step: float) -> tuple[float, float, int]:
     """(lo, hi, bins) covering ``values`` on multiples of ``step``."""
     vals = [v for v in values if v is not None and math.isfinite(v)]
@@ -342,8 +355,8 @@ def _qa_body(results: EvalResults) -> list[str]:
         svg_histogram([("answerable", top_ans), ("unanswerable", top_un)],
                       title="Best retrieved cosine: answerable vs unanswerable", xlabel="cosine similarity of the top passage",
                       **dict(zip(("lo", "hi", "bins"), nice_range(top_ans + top_un, 0.05)))),
-        svg_histogram([("total", totals)], title="Latency per question", xlabel="milliseconds", bins=15,
-                      lo=0, markers=[("p50", m.get("latency_p50_ms")), ("p95", m.get("latency_p95_ms"))]),
+        svg_histogram([("total", totals)], title="Latency per question", xlabel="milliseconds (slower ones in the last bin)",
+                      bins=15, lo=0, hi=_display_max(totals), markers=[("p50", m.get("latency_p50_ms")), ("p95", m.get("latency_p95_ms"))]),
     ]
     stage_p50 = [(s, m[f"latency_{s}_p50_ms"]) for s in latency_stages(m) if m.get(f"latency_{s}_p50_ms") is not None]
     if stage_p50:
@@ -429,7 +442,7 @@ def _beir_body(results: EvalResults) -> list[str]:
     header = "".join(f"<th>{e(MODE_LABEL(mm))}</th>" for mm in modes)
     rows = "".join(
         f"<tr><td>{e(n)}</td>" + "".join(f"<td class=\"num\">{e(fmt(m.get(f'{mm}.{n}')))}</td>" for mm in modes)
-        + f"<td class=\"muted\">{e(METRIC_DOC.get(n, ''))}</td></tr>"
+        + f"<td class=\"muted\">{e(BEIR_DOC.get(n) or METRIC_DOC.get(n, ''))}</td></tr>"
         for n in (*RETRIEVAL_METRICS, "latency_p50_ms", "latency_p95_ms")
     )
     parts = ["<h2>Metrics</h2>", f"<table class=\"metrics\"><tr><th>metric</th>{header}<th>meaning</th></tr>{rows}</table>",
@@ -440,8 +453,10 @@ def _beir_body(results: EvalResults) -> list[str]:
                       value_format="{:.3f}")]
     plots.append(svg_histogram([(MODE_LABEL(mm), [q["modes"][mm]["scores"]["ndcg@10"] for q in qs]) for mm in modes],
                                title="nDCG@10 per query", xlabel="nDCG@10", lo=0, hi=1))
-    plots.append(svg_histogram([(MODE_LABEL(mm), [q["modes"][mm]["latency_ms"] for q in qs]) for mm in modes],
-                               title="Retrieval latency per query", xlabel="milliseconds", bins=15, lo=0))
+    lat = {mm: [q["modes"][mm]["latency_ms"] for q in qs] for mm in modes}
+    plots.append(svg_histogram([(MODE_LABEL(mm), lat[mm]) for mm in modes], title="Retrieval latency per query",
+                               xlabel="milliseconds (slower ones in the last bin)", bins=15, lo=0,
+                               hi=_display_max([v for vals in lat.values() for v in vals])))
     parts += ["<h2>Plots</h2>", "<div class=\"plots\">", *plots, "</div>", "<h2>Queries</h2>",
               "<label id=\"filter\"><input type=\"checkbox\" id=\"only-bad\"> show only queries whose relevant "
               "documents were all missed by the main mode</label>",
