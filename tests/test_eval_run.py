@@ -196,7 +196,7 @@ def test_local_judge_runs_the_packaged_model():
     pytest.importorskip("llama_cpp")
     from eval.judge import JudgeInput, completer_for
 
-    judge = LLMJudge(completer_for("local", max_tokens=48), name="local")
+    judge = LLMJudge(completer_for("local", max_tokens=12), name="local")
     v = judge.judge(JudgeInput("When was the lighthouse built?", "It was built in 1874 [1].", False,
                                ["The lighthouse was built in 1874."], ["1874"]))
     assert v.raw.strip()  # the model answered; whether a 135M model grades well is not the point
@@ -280,21 +280,23 @@ def test_sample_article_suite_passes_its_gate(tmp_path):
     assert saved["metrics"]["questions"] >= 15
 
 
-def test_fail_under_gate_exits_non_zero_with_a_message(tmp_path, corpus):
+def test_fail_under_gate_exits_non_zero_with_a_message(tmp_path, corpus, capsys):
+    """Through the command's entry point in-process (the subprocess path is covered above)."""
+    from assistant.cli import main
     from eval.results import fmt
 
     data = tmp_path / "data"
-    ok = run_cli(str(corpus / "tiny.toml"), "--data-dir", str(data), "--out", str(tmp_path / "a"), "--json",
-                 "--fail-under", "hit@5=0.9")
-    assert ok.returncode == 0, ok.stderr
-    got = json.loads(ok.stdout)["metrics"]
+    base = [str(corpus / "tiny.toml"), "--data-dir", str(data)]
+    assert main(["eval", *base, "--out", str(tmp_path / "a"), "--json", "--fail-under", "hit@5=0.9"]) == 0
+    got = json.loads(capsys.readouterr().out)["metrics"]
     above = round(got["containment"] + 0.05, 3)
     floor = round(got["abstention_recall"] - 0.01, 3) if got["abstention_recall"] else 0.0
-    bad = run_cli(str(corpus / "tiny.toml"), "--data-dir", str(data), "--out", str(tmp_path / "b"), "-q",
-                  "--fail-under", f"containment={above}", "--fail-under", f"abstention_recall={floor}")
-    assert bad.returncode == 3, bad.stderr
-    assert f"FAILED: containment = {fmt(got['containment'])} is below the required {above:g}" in bad.stderr
-    assert "abstention_recall" not in bad.stderr  # that gate passed
+    code = main(["eval", *base, "--out", str(tmp_path / "b"), "-q",
+                 "--fail-under", f"containment={above}", "--fail-under", f"abstention_recall={floor}"])
+    err = capsys.readouterr().err
+    assert code == 3, err
+    assert f"FAILED: containment = {fmt(got['containment'])} is below the required {above:g}" in err
+    assert "abstention_recall" not in err  # that gate passed
     assert (tmp_path / "b" / "results.json").exists()  # the reports are written either way
 
 
