@@ -157,6 +157,15 @@ def test_suite_without_corpus_is_asked_of_an_existing_collection(corpus, setting
         run_suite(corpus / "questions.jsonl", settings=settings, collection="nothing-here")
 
 
+def test_corpus_option_indexes_into_a_collection_of_its_own(corpus, settings, eval_data_dir):
+    results = run_suite(corpus / "questions.jsonl", corpus=[corpus / "docs" / "bakery.md"], settings=settings, limit=3)
+    assert results.info["collection"].startswith("eval-questions-")
+    assert results.info["data_dir"] == str(eval_data_dir / "eval")
+    assert results.info["ingest"]["added"] == 1
+    # only the bakery is in that index: the lighthouse questions cannot find their source
+    assert [q["scores"]["hit@5"] for q in results.questions] == [0.0, 0.0, 1.0]
+
+
 def test_judge_plumbing_with_a_fake_judge(corpus, settings):
     """The point is the plumbing (prompt, parsing, aggregation, report), not the model."""
     prompts = []
