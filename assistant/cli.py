@@ -25,6 +25,7 @@ examples:
   assistant forget ~/notes/old.md             remove a document
   assistant config                            effective settings and where they come from
   assistant eval sample-article               score answer accuracy on an eval suite
+  assistant chat                              the web chat on http://127.0.0.1:7860
 
 configuration (first wins): command-line options, ASSISTANT_* environment variables,
 the config file ($ASSISTANT_CONFIG or ~/.config/assistant/config.toml), defaults.
@@ -77,6 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("collections", parents=[common], help="list collections")
     p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("chat", parents=[common], help="open the web chat in your browser",
+                       description="Serve the web chat (Gradio) on http://127.0.0.1:7860: ask questions, "
+                       "see each answer's sources, upload and remove documents. Only this machine can "
+                       "reach it unless you choose --host 0.0.0.0 or --share. Set ui_username and "
+                       "ui_password (config file or ASSISTANT_UI_* variables) to require a login.")
+    p.add_argument("--host", metavar="ADDR", help="address to listen on (ui_host; default 127.0.0.1)")
+    p.add_argument("--port", type=int, metavar="PORT", help="port to listen on (ui_port; default 7860)")
+    p.add_argument("--share", action="store_true",
+                   help="also make a public gradio.live link (needs internet; anyone with the link can use it)")
 
     p = sub.add_parser("config", parents=[common], help="show the effective configuration")
     p.add_argument("--json", action="store_true")
@@ -198,6 +209,34 @@ def cmd_collections(args) -> int:
     return 0
 
 
+def cmd_chat(args) -> int:
+    from assistant.config import resolve
+
+    cli = _cli_overrides(args)
+    if args.host:
+        cli["ui_host"] = args.host
+    if args.port is not None:
+        cli["ui_port"] = args.port
+    settings = resolve(cli=cli, config_file=args.config).settings
+    from assistant.ui import launch
+
+    if args.share:
+        print("warning: --share makes this chat reachable by anyone with the link", file=sys.stderr)
+    elif settings.ui_host not in ("127.0.0.1", "localhost", "::1") and not settings.ui_username:
+        print(f"warning: listening on {settings.ui_host} without a login (set ui_username/ui_password)",
+              file=sys.stderr)
+    demo = launch(settings, share=args.share, quiet=True, block=False)
+    print(f"web chat on http://{settings.ui_host}:{settings.ui_port}  (collection {settings.collection!r}; "
+          "Ctrl+C to stop)", file=sys.stderr)
+    if args.share and getattr(demo, "share_url", None):
+        print(f"public link: {demo.share_url}", file=sys.stderr)
+    try:
+        demo.block_thread()
+    finally:
+        demo.close()
+    return 0
+
+
 def cmd_config(args) -> int:
     from assistant.config import describe
 
@@ -227,6 +266,7 @@ COMMANDS = {
     "collections": cmd_collections,
     "config": cmd_config,
     "eval": cmd_eval,
+    "chat": cmd_chat,
 }
 
 

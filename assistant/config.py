@@ -82,6 +82,26 @@ class Settings:
     max_question_chars: int = field(
         default=2000, metadata={"doc": "longer questions are refused with an error"}
     )
+    # --- the web chat (assistant chat) ---
+    ui_host: str = field(
+        default="127.0.0.1",
+        metadata={"doc": "address the web chat listens on; 0.0.0.0 exposes it to your network"},
+    )
+    ui_port: int = field(default=7860, metadata={"doc": "port of the web chat"})
+    ui_username: str = field(
+        default="", metadata={"doc": "web chat login name; with ui_password set, a login is required"}
+    )
+    ui_password: str = field(
+        default="",
+        repr=False,
+        metadata={"doc": "web chat login password (never shown)", "secret": True},
+    )
+    ui_max_upload_mb: float = field(
+        default=20.0, metadata={"doc": "largest file the web chat accepts as an upload"}
+    )
+    ui_max_upload_files: int = field(
+        default=20, metadata={"doc": "most files the web chat accepts in one upload"}
+    )
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **_coerce_all(changes, origin="argument"))
@@ -212,6 +232,12 @@ def _validate(s: Settings) -> None:
         raise ConfigError("chunk_tokens must be between 16 and 8192")
     if not 0 <= s.chunk_overlap < s.chunk_tokens:
         raise ConfigError("chunk_overlap must be at least 0 and smaller than chunk_tokens")
+    if not 1 <= s.ui_port <= 65535:
+        raise ConfigError(f"ui_port must be between 1 and 65535, got {s.ui_port}")
+    if bool(s.ui_username) != bool(s.ui_password):
+        raise ConfigError("set both ui_username and ui_password to require a login, or neither")
+    if s.ui_max_upload_mb <= 0 or s.ui_max_upload_files < 1:
+        raise ConfigError("ui_max_upload_mb must be positive and ui_max_upload_files at least 1")
     if s.chroma_url and not s.chroma_url.startswith(("http://", "https://")):
         raise ConfigError(f"chroma_url must start with http:// or https://, got {s.chroma_url!r}")
 
@@ -223,7 +249,9 @@ def describe(resolved: Resolved) -> list[dict[str, str]]:
         rows.append(
             {
                 "name": f.name,
-                "value": str(getattr(resolved.settings, f.name)),
+                "value": "********"
+                if f.metadata.get("secret") and getattr(resolved.settings, f.name)
+                else str(getattr(resolved.settings, f.name)),
                 "origin": resolved.origins[f.name],
                 "env": ENV_PREFIX + f.name.upper(),
                 "doc": f.metadata.get("doc", ""),

@@ -282,8 +282,15 @@ def _squad_section(suite: Suite, section: Any, path: Path) -> None:
     directory = squad.find_dir(_data_dir(section.get("dir"), path))
     articles = str(section.get("articles", "tune"))
     corpus_articles = str(section.get("corpus_articles", "all"))
+    subset = str(section.get("set", "original"))
     try:
-        records = squad.suite_records(directory, articles)
+        if subset == "paraphrased-tune":  # the project's rewordings of 48 tune questions
+            records = [{"id": q.id, "question": q.question, "answers": q.answers, "sources": [q.passage_id],
+                        "title": q.title} for q in squad.paraphrased_tune(directory)]
+        elif subset == "original":
+            records = squad.suite_records(directory, articles)
+        else:
+            raise ValueError(f"unknown [squad] set {subset!r}: use original or paraphrased-tune")
         squad.titles_for(directory, corpus_articles)
     except ValueError as exc:
         raise SuiteError(f"{path}: {exc}") from None

@@ -138,12 +138,19 @@ class QuestionTerms:
         return sum(self.weights.values()) or 1.0
 
 
+# Words that frame the question ("how many", "what year", "what kind of") rather than name its
+# subject; the answer sentence has "85", not "many". Dropped when among the first words.
+QUESTION_FRAME = frozenset(
+    "many much year years date day percentage percent proportion amount number kind type sort name named called long far old".split()
+)
+
+
 def question_terms(question: str, idf: Callable[[str], float], context: str = "") -> QuestionTerms:
     weights: dict[str, float] = {}
     order: list[str] = []
     for text, factor in ((question, 1.0), (context, 0.5)):
-        for w in words(text):
-            if w in STOPWORDS:
+        for position, w in enumerate(words(text)):
+            if w in STOPWORDS or (position < 4 and w in QUESTION_FRAME):
                 continue
             t = stem(w)
             if t not in weights:

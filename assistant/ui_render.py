@@ -1,0 +1,171 @@
+"""Answers as chat messages: Markdown text with clickable [n] markers and the sources under it.
+
+Everything that comes from a document or a model is escaped here, so a document containing
+``<script>`` or Markdown shows as the text it is. The chat component renders Markdown and keeps
+a sanitised subset of HTML; the sources are one raw-HTML block (no blank lines inside, so the
+Markdown renderer passes it through untouched) of ``<details>`` elements: clicking a source or
+its [n] marker in the answer opens the passage.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import uuid
+from pathlib import Path
+from typing import Iterable
+
+from assistant.types import Answer, Citation
+
+ABSTAIN_HEADLINE = "Not in your documents"
+
+# Characters that Markdown (or the chat's LaTeX/strikethrough/table extensions) would act on,
+# as numeric entities: they display as themselves and never become syntax.
+_ESCAPES = {c: f"&#{ord(c)};" for c in "&<>\"'\\`*_{}[]()#+-!|~$^=:"}
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+
+
+def escape_text(text: str) -> str:
+    """Text that displays literally inside HTML rendered by a Markdown renderer."""
+    return "".join(_ESCAPES.get(ch, ch) for ch in text)
+
+
+def escape_block(text: str) -> str:
+    """Like ``escape_text`` for multi-line text: line breaks kept, no blank lines emitted."""
+    lines = [escape_text(line) for line in text.strip().splitlines()]
+    return "<br>".join(lines)
+
+
+def escape_markdown_text(text: str) -> str:
+    """Answer text: Markdown emphasis and lists still work, HTML and links never do.
+
+    HTML is escaped; square brackets and parentheses are neutralised so no link or image
+    syntax survives (citation markers are put back as links by ``link_markers``)."""
+    escaped = html.escape(text, quote=False)
+    escaped = escaped.replace("[", "&#91;").replace("]", "&#93;").replace("$", "&#36;")
+    return escaped
+
+
+def link_markers(escaped: str, message_id: str, known: Iterable[int]) -> str:
+    """Turn ``&#91;n&#93;`` (an escaped [n]) into a link that opens source n under the answer."""
+    known = set(known)
+
+    def repl(m: re.Match) -> str:
+        n = int(m.group(1))
+        if n not in known:
+            return m.group(0)
+        return (
+            f'<a class="cite" href="#{message_id}-{n}" data-cite="{message_id}-{n}" '
+            f'title="show source {n}">[{n}]</a>'
+        )
+
+    return re.sub(r"&#91;(\d{1,3})&#93;", repl, escaped)
+
+
+def display_name(c: Citation) -> str:
+    """What the user recognises: the file name for files, the title (or id) for records."""
+    source = c.source or ""
+    if "/" in source or "\\" in source:
+        return Path(source.replace("\\", "/")).name or source
+    return c.title or source
+
+
+def _quote_spans(passage: str, quote: str) -> list[tuple[int, int]]:
+    """Where the quote's sentences sit in the passage (a quote may join non-adjacent ones)."""
+    if not quote:
+        return []
+    at = passage.find(quote)
+    if at >= 0:
+        return [(at, at + len(quote))]
+    spans = []
+    for part in re.split(r"(?<=[.!?…])\s+", quote.strip()):
+        part = part.strip().rstrip("…").strip()
+        if len(part) < 12:
+            continue
+        at = passage.find(part)
+        if at >= 0:
+            spans.append((at, at + len(part)))
+    merged: list[tuple[int, int]] = []
+    for a, b in sorted(spans):
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return merged
+
+
+def _passage_with_quote(passage: str, quote: str) -> str:
+    """The passage, escaped, with the quoted sentence(s) highlighted."""
+    passage = (passage or quote).strip()
+    out, pos = [], 0
+    for a, b in _quote_spans(passage, quote):
+        out.append(escape_text(passage[pos:a]))
+        out.append(f"<mark>{escape_text(passage[a:b])}</mark>")
+        pos = b
+    out.append(escape_text(passage[pos:]))
+    # Line breaks as <br>, never a blank line (which would end the raw-HTML block).
+    return "<br>".join("".join(out).splitlines())
+
+
+def source_item(c: Citation, message_id: str, open_: bool = False) -> str:
+    where = escape_text(display_name(c))
+    if c.page:
+        where += f" · page {int(c.page)}"
+    quote = " ".join((c.quote or "").split())
+    if len(quote) > 220:
+        quote = quote[:219].rsplit(" ", 1)[0] + " …"
+    return (
+        f'<details class="source" id="{message_id}-{c.n}"{" open" if open_ else ""}>'
+        f'<summary><span class="source-n">[{c.n}]</span> <span class="source-doc">{where}</span> '
+        f'<span class="source-score" title="cosine similarity of the passage to the question">'
+        f"relevance {c.score:.2f}</span>"
+        f'<span class="source-quote">“{escape_text(quote)}”</span></summary>'
+        f'<div class="source-passage">{_passage_with_quote(c.passage, c.quote)}</div>'
+        f"</details>"
+    )
+
+
+def sources_block(citations: list[Citation], message_id: str, title: str, css: str = "sources") -> str:
+    if not citations:
+        return ""
+    items = "".join(source_item(c, message_id) for c in citations)
+    return f'<div class="{css}"><div class="sources-title">{escape_text(title)}</div>{items}</div>'
+
+
+def new_message_id() -> str:
+    return "a" + uuid.uuid4().hex[:10]
+
+
+def render_answer(answer: Answer, message_id: str | None = None) -> str:
+    """The chat message for a finished answer (Markdown + one HTML block of sources)."""
+    message_id = message_id or new_message_id()
+    if answer.abstained:
+        head = f'<div class="abstained"><span class="abstained-badge">{ABSTAIN_HEADLINE}</span></div>'
+        text = escape_markdown_text(answer.text)
+        related = sources_block(
+            answer.related, message_id, "Nearest passages (they don't answer it):", "sources related"
+        )
+        return "\n\n".join(part for part in (head, text, related) if part)
+    text = link_markers(escape_markdown_text(answer.text), message_id, (c.n for c in answer.citations))
+    sources = sources_block(answer.citations, message_id, "Sources")
+    return "\n\n".join(part for part in (text, sources) if part)
+
+
+def render_partial(text: str) -> str:
+    """A streaming answer so far (markers stay plain until the final answer arrives)."""
+    return escape_markdown_text(text) + " ▍"
+
+
+def render_error(message: str) -> str:
+    return f'<div class="chat-error">⚠ {escape_text(message)}</div>'
+
+
+__all__ = [
+    "render_answer",
+    "render_partial",
+    "render_error",
+    "escape_text",
+    "escape_block",
+    "display_name",
+    "ABSTAIN_HEADLINE",
+]

@@ -1,0 +1,285 @@
+"""The web chat in a real browser: ``assistant chat`` in its own process, Debian's Chromium via
+Playwright, the sample article indexed with the real embedding model in a temporary data dir."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.ui_helpers import (
+    ROOT,
+    ask,
+    bot_messages,
+    choose,
+    free_port,
+    launch_browser,
+    open_chat,
+    start_chat_process,
+    stop,
+    upload,
+    user_messages,
+    wait_http,
+)
+
+SCREENSHOT = ROOT / "docs" / "screenshot-chat.png"
+SAMPLE_QUESTION = "How many targets did the US strike?"
+
+
+@pytest.fixture(scope="module")
+def chat_data_dir(tmp_path_factory) -> Path:
+    """A data dir holding the sample article, indexed with the real embedding model."""
+    from assistant.api import Assistant
+    from assistant.samples import sample_files
+
+    data_dir = tmp_path_factory.mktemp("chat-data")
+    report = Assistant(data_dir=data_dir, collection="default").ingest(sample_files())
+    assert report.count("added") == 1
+    return data_dir
+
+
+@pytest.fixture(scope="module")
+def chat_url(chat_data_dir, tmp_path_factory):
+    port = free_port()
+    log = tmp_path_factory.mktemp("chat-log") / "chat.log"
+    proc = start_chat_process(chat_data_dir, port, log)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/", timeout=180, proc=proc, log=log)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        stop(proc)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_browser(playwright)
+        yield browser
+        browser.close()
+
+
+def test_answer_shows_its_sources_and_a_marker_opens_the_passage(chat_url, browser):
+    context, page = open_chat(browser, chat_url)
+    try:
+        message = ask(page, SAMPLE_QUESTION)
+        assert "85 targets" in message.locator(".message-content").first.inner_text()
+        source = message.locator("details.source").first
+        summary = source.locator("summary").inner_text()
+        assert "us-strikes-iran-militias.txt" in summary
+        assert "relevance 0." in summary
+        assert "85 targets" in source.locator(".source-quote").inner_text()
+        passage = source.locator(".source-passage")
+        assert not passage.is_visible()  # closed until asked for
+        message.locator("a.cite").first.click()
+        passage.wait_for(state="visible")
+        assert source.get_attribute("open") is not None
+        assert "85 targets" in passage.locator("mark").first.inner_text()
+        SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT))
+    finally:
+        context.close()
+
+
+def test_clicking_a_source_reveals_its_passage(chat_url, browser):
+    context, page = open_chat(browser, chat_url)
+    try:
+        message = ask(page, "What attack were the airstrikes a response to?")
+        source = message.locator("details.source").first
+        source.locator("summary").click()
+        assert "drone attack" in source.locator(".source-passage").inner_text()
+    finally:
+        context.close()
+
+
+def test_abstention_looks_different_and_offers_the_nearest_passages(chat_url, browser):
+    context, page = open_chat(browser, chat_url)
+    try:
+        message = ask(page, "Who won the 2022 World Cup?")
+        assert message.locator(".abstained-badge").inner_text() == "Not in your documents"
+        assert message.locator(".sources.related details.source").count() >= 1
+        assert message.locator("a.cite").count() == 0
+        # An answered question has no such badge.
+        answered = ask(page, SAMPLE_QUESTION)
+        assert answered.locator(".abstained-badge").count() == 0
+    finally:
+        context.close()
+
+
+def test_examples_and_settings_are_shown_on_first_start(chat_url, browser):
+    context, page = open_chat(browser, chat_url)
+    try:
+        example = page.locator("#chat").get_by_text(SAMPLE_QUESTION)
+        assert example.count() == 1
+        example.click()
+        message = bot_messages(page).first
+        message.locator(".answer-meta").wait_for(timeout=90_000)
+        assert user_messages(page).first.inner_text().strip() == SAMPLE_QUESTION
+        assert message.locator("details.source").count() >= 1
+        page.get_by_role("tab", name="Settings").click()
+        settings = page.locator("#settings").inner_text()
+        assert "all-MiniLM-L6-v2" in settings
+        assert "extractive" in settings
+        assert page.locator("#top-k input[type=number]").input_value() == "5"
+        assert "extractive" in page.locator("#status").inner_text()
+    finally:
+        context.close()
+
+
+def test_two_browsers_keep_separate_conversations(chat_url, browser):
+    ctx_a, a = open_chat(browser, chat_url)
+    ctx_b, b = open_chat(browser, chat_url)
+    try:
+        ask(a, SAMPLE_QUESTION)
+        ask(b, "Who condemned the airstrikes?")
+        follow = ask(a, "What attack were the airstrikes a response to?")
+        assert [m.inner_text().strip() for m in user_messages(a).all()] == [
+            SAMPLE_QUESTION,
+            "What attack were the airstrikes a response to?",
+        ]
+        assert [m.inner_text().strip() for m in user_messages(b).all()] == ["Who condemned the airstrikes?"]
+        assert "drone" in follow.inner_text()
+        # Clearing one conversation leaves the other alone.
+        a.locator("#clear").click()
+        user_messages(a).first.wait_for(state="detached")
+        assert bot_messages(a).count() == 0
+        assert user_messages(b).count() == 1
+        # A reload is a new session: an empty chat.
+        b.reload()
+        b.locator("#question textarea").wait_for()
+        assert user_messages(b).count() == 0
+    finally:
+        ctx_a.close()
+        ctx_b.close()
+
+
+def test_upload_ask_and_remove_a_document(chat_url, browser, tmp_path, chat_data_dir):
+    doc = tmp_path / "skerry-lighthouse.txt"
+    doc.write_text(
+        "The Skerry Island lighthouse was built in 1874 by the engineer Agnes Tallow.\n\n"
+        "Its lamp is visible for twenty-two nautical miles on a clear night."
+    )
+    context, page = open_chat(browser, chat_url)
+    try:
+        assert upload(page, doc) == [("skerry-lighthouse.txt", "added", "1 passage")]
+        page.locator("#doc-list").get_by_text("skerry-lighthouse.txt").wait_for()
+        stored = chat_data_dir / "uploads" / "default" / "skerry-lighthouse.txt"
+        assert stored.is_file()
+        # The same file again changes nothing.
+        assert upload(page, doc)[0][1] == "unchanged"
+
+        page.get_by_role("tab", name="Chat").click()
+        message = ask(page, "Who built the Skerry Island lighthouse?")
+        assert "Agnes Tallow" in message.inner_text()
+        assert "skerry-lighthouse.txt" in message.locator("details.source").first.inner_text()
+
+        page.get_by_role("tab", name="Documents").click()
+        choose(page, "remove-choice", "skerry-lighthouse.txt")
+        page.locator("#remove").click()
+        page.locator("#remove-result").get_by_text("Removed skerry-lighthouse.txt").wait_for()
+        page.locator("#doc-list").get_by_text("skerry-lighthouse.txt").wait_for(state="detached")
+        assert not stored.exists()
+        assert "us-strikes-iran-militias.txt" in page.locator("#doc-list").inner_text()
+
+        page.get_by_role("tab", name="Chat").click()
+        after = ask(page, "Who built the Skerry Island lighthouse?")
+        assert "Agnes Tallow" not in after.inner_text()
+        assert "skerry-lighthouse.txt" not in after.inner_text()
+    finally:
+        context.close()
+
+
+def test_wrong_type_and_oversized_uploads_are_refused_with_a_clear_message(chat_url, browser, tmp_path):
+    tool = tmp_path / "installer.exe"
+    tool.write_bytes(b"MZ\x90\x00" * 10)
+    big = tmp_path / "huge-notes.txt"
+    with big.open("wb") as fh:  # over the 20 MB default limit
+        fh.truncate(21 * 1024 * 1024)
+    context, page = open_chat(browser, chat_url)
+    try:
+        page.get_by_role("tab", name="Documents").click()
+        files = page.locator("#upload input[type=file]")
+        files.set_input_files(str(tool))
+        page.get_by_text("Invalid file type: installer.exe").wait_for()
+        assert ".pdf" in page.get_by_text("Invalid file type: installer.exe").inner_text()
+        files.set_input_files(str(big))
+        page.get_by_text("exceed the maximum allowed size of 20").wait_for()
+        page.wait_for_timeout(500)
+        listed = page.locator("#doc-list").inner_text()
+        assert "installer.exe" not in listed and "huge-notes.txt" not in listed
+        assert page.locator("#upload-result tbody tr").count() == 0
+    finally:
+        context.close()
+
+
+def test_script_in_a_document_does_not_run_and_shows_as_text(chat_url, browser, tmp_path):
+    doc = tmp_path / "heron-notes.md"
+    doc.write_text(
+        "# Heron <script>window.__titleRan = 1</script> notes\n\n"
+        "The grey heron nests in the alder carr every March "
+        "<script>window.__scriptRan = 1; alert('pwned')</script>.\n\n"
+        "<img src=x onerror=\"window.__imgRan = 1\"> The nests are lined with moss.\n"
+    )
+    context, page = open_chat(browser, chat_url)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    try:
+        # A new collection, picked with the selector: this test's document stays out of the others.
+        page.locator("#collection input").fill("xss-test")
+        page.locator("#collection input").press("Enter")
+        page.locator("#status").get_by_text("no documents yet").wait_for()
+        assert upload(page, doc)[0][1] == "added"
+        page.locator("#doc-list").get_by_text("heron-notes.md").wait_for()
+        doc_list = page.locator("#doc-list").inner_text()
+        assert "<script>window.__titleRan = 1</script>" in doc_list  # the title, as text
+        assert "us-strikes-iran-militias.txt" not in doc_list
+
+        page.get_by_role("tab", name="Chat").click()
+        message = ask(page, "Where does the grey heron nest?")
+        message.locator("details.source summary").first.click()
+        text = message.inner_text()
+        assert "<script>window.__scriptRan = 1; alert('pwned')</script>" in text
+        assert '<img src=x onerror="window.__imgRan = 1">' in message.locator(".source-passage").first.inner_text()
+        assert page.locator("#chat script, #chat img, #doc-list script").count() == 0
+        page.wait_for_timeout(500)
+        ran = page.evaluate("[window.__scriptRan, window.__imgRan, window.__titleRan]")
+        assert ran == [None, None, None]
+        assert dialogs == []
+    finally:
+        context.close()
+
+
+def test_api_ask_returns_the_answer_with_citations(chat_url):
+    from gradio_client import Client
+
+    client = Client(chat_url, verbose=False)
+    result = client.predict(SAMPLE_QUESTION, "", api_name="/ask")
+    assert result["abstained"] is False
+    assert "85" in result["answer"]
+    assert result["citations"][0]["source"].endswith("us-strikes-iran-militias.txt")
+    assert "85 targets" in result["citations"][0]["quote"]
+    assert "85 targets" in result["citations"][0]["passage"]
+    docs = client.predict("default", api_name="/documents")
+    assert any(d["source"].endswith("us-strikes-iran-militias.txt") for d in docs)
+    assert "default" in client.predict(api_name="/collections")
+    with pytest.raises(Exception, match="the question is empty"):
+        client.predict("   ", "", api_name="/ask")
+
+
+def test_api_chat_keeps_a_conversation_per_client(chat_url):
+    from gradio_client import Client
+
+    first = Client(chat_url, verbose=False)
+    _, messages, answer = first.predict("What attack were the airstrikes a response to?", "default", 5, api_name="/chat")
+    assert answer["citations"] and len(messages) == 2
+    _, messages, follow = first.predict("How many did it injure?", "default", 5, api_name="/chat")
+    assert len(messages) == 4
+    # The follow-up was understood from the conversation before it.
+    assert "response to" in follow["standalone_question"]
+    assert "80" in follow["answer"]
+
+    other = Client(chat_url, verbose=False)
+    _, messages, fresh = other.predict("How many did it injure?", "default", 5, api_name="/chat")
+    assert len(messages) == 2
+    assert fresh["standalone_question"] == "How many did it injure?"

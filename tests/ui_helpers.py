@@ -1,0 +1,136 @@
+"""Shared by the web chat tests: start the app, drive Chromium, wait for answers."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+ROOT = Path(__file__).resolve().parent.parent
+TEST_ENV = {
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "ANONYMIZED_TELEMETRY": "False",
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "TOKENIZERS_PARALLELISM": "false",
+}
+ANSWER_TIMEOUT_MS = 90_000
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None, log: Path | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"the web chat exited with {proc.returncode}:\n{log.read_text() if log else ''}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                if r.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s:\n{log.read_text() if log else ''}")
+
+
+def start_chat_process(data_dir: Path, port: int, log: Path, extra_env: dict[str, str] | None = None) -> subprocess.Popen:
+    """``assistant chat`` as a user runs it, in its own process."""
+    env = {
+        **os.environ,
+        **TEST_ENV,
+        "ASSISTANT_CONFIG": str(data_dir / "no-config.toml"),  # never the developer's own config
+        **(extra_env or {}),
+    }
+    fh = open(log, "wb")
+    return subprocess.Popen(
+        [sys.executable, "-m", "assistant", "chat", "--data-dir", str(data_dir), "--port", str(port)],
+        env=env,
+        stdout=fh,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+
+
+def stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+def launch_browser(playwright):
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+
+def open_chat(browser, url: str):
+    """A fresh browser context (its own session) on the chat page, ready for questions."""
+    context = browser.new_context(viewport={"width": 1200, "height": 1000})
+    page = context.new_page()
+    page.goto(url)
+    page.locator("#question textarea").wait_for()
+    return context, page
+
+
+def bot_messages(page):
+    return page.locator("#chat [data-testid=bot]")
+
+
+def user_messages(page):
+    return page.locator("#chat [data-testid=user]")
+
+
+def ask(page, question: str):
+    """Type a question, press Enter, wait for the finished answer; returns its message."""
+    before = bot_messages(page).count()
+    box = page.locator("#question textarea")
+    box.fill(question)
+    box.press("Enter")
+    message = bot_messages(page).nth(before)
+    message.locator(".answer-meta, .chat-error").first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    return message
+
+
+def upload(page, *paths: Path):
+    """Upload files on the Documents tab; returns the per-file result rows as (name, status, detail)."""
+    page.get_by_role("tab", name="Documents").click()
+    table = page.locator("#upload-result table")
+    previous = table.get_attribute("data-batch") if table.count() else None
+    page.locator("#upload input[type=file]").set_input_files([str(p) for p in paths])
+    page.wait_for_function(
+        "prev => { const t = document.querySelector('#upload-result table');"
+        " return t && t.getAttribute('data-batch') !== prev; }",
+        arg=previous,
+        timeout=ANSWER_TIMEOUT_MS,
+    )
+    rows = page.locator("#upload-result tbody tr")
+    out = []
+    for i in range(rows.count()):
+        cells = rows.nth(i).locator("td")
+        out.append(tuple(cells.nth(j).inner_text().strip() for j in range(3)))
+    return out
+
+
+def choose(page, elem_id: str, option_text: str) -> None:
+    """Pick an option of a Gradio dropdown."""
+    page.locator(f"#{elem_id} input").click()
+    page.locator("[data-testid=dropdown-option]", has_text=option_text).first.click()
