@@ -28,6 +28,7 @@ examples:
   assistant sources                           what is indexed
   assistant forget ~/notes/old.md             remove a document
   assistant config                            effective settings and where they come from
+  assistant eval sample-article               score answer accuracy on an eval suite
   assistant chat                              the web chat on http://127.0.0.1:7860
 
 configuration (first wins): command-line options, ASSISTANT_* environment variables,
@@ -101,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("config", parents=[common], help="show the effective configuration")
     p.add_argument("--json", action="store_true")
+
+    from eval import cli as eval_cli  # light: argparse only
+
+    p = sub.add_parser("eval", parents=[common], help="score answer accuracy on an eval suite or benchmark",
+                       description=eval_cli.DESCRIPTION, epilog=eval_cli.EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    eval_cli.add_arguments(p)
     return parser
 
 
@@ -278,6 +286,12 @@ def cmd_config(args) -> int:
     return 0
 
 
+def cmd_eval(args) -> int:
+    from eval.cli import run
+
+    return run(args)
+
+
 COMMANDS = {
     "ingest": cmd_ingest,
     "ask": cmd_ask,
@@ -285,6 +299,7 @@ COMMANDS = {
     "forget": cmd_forget,
     "collections": cmd_collections,
     "config": cmd_config,
+    "eval": cmd_eval,
     "chat": cmd_chat,
 }
 
