@@ -48,9 +48,9 @@ class Assistant:
     # --- parts, loaded on first use -------------------------------------------------
     @property
     def embedder(self):
-        from assistant.embedding import get_embedder
+        from assistant.embedding import embedder_for
 
-        return get_embedder(self.settings.embed_model, self.settings.embed_batch_size)
+        return embedder_for(self.settings)
 
     def collection(self, refresh: bool = False):
         """The Chroma collection, checked: exists, non-empty, same embedding model."""
@@ -206,8 +206,10 @@ class Assistant:
         """Indexed documents, by source."""
         from assistant.store import Store
 
+        from assistant import manifest
+
         col = Store(self.settings).open(self.settings.collection)
-        return sorted(col.documents().values(), key=lambda d: d.source)
+        return sorted(manifest.load(self.settings, col).values(), key=lambda d: d.source)
 
     def forget(self, path: str | Path) -> list[DocumentRecord]:
         from ingest.pipeline import forget

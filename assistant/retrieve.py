@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from assistant.config import Settings
 from assistant.embedding import Embedder
+from assistant.fusion import rrf
 from assistant.keyword import keyword_index
 from assistant.store import ChunkCollection
 from assistant.types import Chunk, Hit
@@ -16,15 +17,6 @@ if TYPE_CHECKING:
     import numpy as np
 
 MODES = ("fused", "dense", "keyword")
-
-
-def rrf(rankings: list[tuple[list[str], float]], k: int) -> dict[str, float]:
-    """Weighted reciprocal-rank fusion: sum of weight / (k + rank) over the rankings."""
-    scores: dict[str, float] = {}
-    for ids, weight in rankings:
-        for rank, cid in enumerate(ids, start=1):
-            scores[cid] = scores.get(cid, 0.0) + weight / (k + rank)
-    return scores
 
 
 @dataclass

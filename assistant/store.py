@@ -249,8 +249,11 @@ class ChunkCollection:
 
     def chunk_ids_of(self, doc_ids: Iterable[str]) -> list[str]:
         ids: list[str] = []
-        for doc_id in doc_ids:
-            ids.extend(self.raw.get(where={"doc_id": doc_id}, include=[])["ids"])
+        wanted = list(dict.fromkeys(doc_ids))
+        for i in range(0, len(wanted), 200):
+            part = wanted[i : i + 200]
+            where = {"doc_id": part[0]} if len(part) == 1 else {"doc_id": {"$in": part}}
+            ids.extend(self.raw.get(where=where, include=[])["ids"])
         return ids
 
     def get_chunks(self, ids: Sequence[str], with_embeddings: bool = False) -> dict[str, tuple[Chunk, Any]]:

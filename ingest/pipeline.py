@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from assistant.config import Settings
-from assistant.embedding import Embedder, get_embedder
+from assistant import manifest as manifests
+from assistant.embedding import Embedder, embedder_for
 from assistant.errors import AssistantError, ConfigError, IngestLocked, PathNotFound
 from assistant.store import ChunkCollection, Store
 from assistant.types import Chunk, DocumentRecord
@@ -177,7 +178,7 @@ class Ingestor:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None, progress: bool | None = None):
         self.settings = settings
-        self.embedder = embedder or get_embedder(settings.embed_model, settings.embed_batch_size)
+        self.embedder = embedder or embedder_for(settings)
         self.progress = progress  # None: a bar when stderr is a terminal
 
     # public entry points
@@ -186,14 +187,14 @@ class Ingestor:
         with collection_lock(self.settings, self.settings.collection):
             started = time.perf_counter()
             collection = self._open()
-            manifest = collection.documents()
+            manifest = manifests.load(self.settings, collection)
+            current = dict(manifest)
             report = IngestReport(self.settings.collection, results=list(problems))
             prepared = list(self._prepare_files(files, manifest, report))
-            self._write(collection, prepared, manifest, report)
+            self._write(collection, prepared, manifest, report, current)
             if prune:
-                self._prune(collection, manifest, report)
-            if report.changed:
-                collection.bump_generation()
+                self._prune(collection, manifest, report, current)
+            self._finish(collection, report, current)
             report.seconds = time.perf_counter() - started
             return report
 
@@ -202,7 +203,8 @@ class Ingestor:
         with collection_lock(self.settings, self.settings.collection):
             started = time.perf_counter()
             collection = self._open()
-            manifest = collection.documents()
+            manifest = manifests.load(self.settings, collection)
+            current = dict(manifest)
             report = IngestReport(self.settings.collection)
             prepared = []
             now = _now()
@@ -223,13 +225,18 @@ class Ingestor:
                 prepared.append(
                     self._chunk(doc_id, source, doc, digest, "record", now, "updated" if old else "added")
                 )
-            self._write(collection, prepared, manifest, report)
-            if report.changed:
-                collection.bump_generation()
+            self._write(collection, prepared, manifest, report, current)
+            self._finish(collection, report, current)
             report.seconds = time.perf_counter() - started
             return report
 
     # steps
+    def _finish(self, collection: ChunkCollection, report: IngestReport, current: dict[str, DocumentRecord]) -> None:
+        """Mark the change (caches rebuild) and record the manifest as this ingest left it."""
+        if report.changed:
+            collection.bump_generation()
+            manifests.save(self.settings, collection, current)
+
     def _open(self) -> ChunkCollection:
         collection = Store(self.settings).open(
             self.settings.collection,
@@ -289,8 +296,11 @@ class Ingestor:
     def _chunk(
         self, doc_id: str, source: str, parsed: ParsedDocument, digest: str, kind: str, now: str, status: str
     ) -> _Prepared:
-        budget = min(self.settings.chunk_tokens, self._max_tokens() - 2)
-        overlap = min(self.settings.chunk_overlap, budget - 1)
+        # The encoder reads title + chunk + 2 special tokens: size chunks so nothing is cut off.
+        prefix = self.title_prefix(parsed.title)
+        reserved = self.embedder.count_tokens([prefix])[0] + 1 if prefix else 0
+        budget = max(min(self.settings.chunk_tokens, self._max_tokens() - 2 - reserved), 16)
+        overlap = min(self.settings.chunk_overlap, budget // 2)
         chunks: list[Chunk] = []
         offset = 0
         for section in parsed.sections:
@@ -328,13 +338,25 @@ class Ingestor:
         except Exception:
             return 256
 
+    def title_prefix(self, title: str) -> str:
+        """The title as prefixed to chunks for embedding (at most 24 words), or ""."""
+        if not (self.settings.embed_title and title):
+            return ""
+        return " ".join(title.split()[:24])
+
     def embedding_text(self, chunk: Chunk) -> str:
-        """The text the encoder sees: the title (kept short) then the chunk."""
-        if not (self.settings.embed_title and chunk.title):
+        """The text the encoder sees: the title (kept short) then the chunk.
+
+        A chunk that already starts with its title (a Markdown heading) is not given it twice.
+        """
+        title = self.title_prefix(chunk.title)
+        if not title or chunk.text.lstrip("# \t\r\n").startswith(title):
             return chunk.text
-        words = chunk.title.split()
-        title = " ".join(words[:24])
         return f"{title}\n{chunk.text}"
+
+    def embed_chunks(self, chunks: Sequence[Chunk], progress=None):
+        """Vectors for ``chunks`` (one row each); the scale benchmark overrides this."""
+        return self.embedder.embed([self.embedding_text(c) for c in chunks], progress=progress)
 
     def _write(
         self,
@@ -342,8 +364,12 @@ class Ingestor:
         prepared: list[_Prepared],
         manifest: dict[str, DocumentRecord],
         report: IngestReport,
+        current: dict[str, DocumentRecord],
     ) -> None:
         total = sum(len(p.chunks) for p in prepared)
+        if total:
+            # Before the first write: a crash from here on leaves a stamp no cache matches.
+            collection.bump_generation()
         bar = None
         if total and self.progress is not False:
             from tqdm import tqdm
@@ -361,19 +387,17 @@ class Ingestor:
             for item in prepared:
                 group.append(item)
                 if sum(len(p.chunks) for p in group) >= GROUP_CHUNKS:
-                    self._write_group(collection, group, manifest, report, bar)
+                    self._write_group(collection, group, manifest, report, bar, current)
                     group = []
             if group:
-                self._write_group(collection, group, manifest, report, bar)
+                self._write_group(collection, group, manifest, report, bar, current)
         finally:
             if bar is not None:
                 bar.close()
 
-    def _write_group(self, collection, group, manifest, report, bar) -> None:
+    def _write_group(self, collection, group, manifest, report, bar, current) -> None:
         chunks = [c for p in group for c in p.chunks]
-        vectors = self.embedder.embed(
-            [self.embedding_text(c) for c in chunks], progress=bar.update if bar is not None else None
-        )
+        vectors = self.embed_chunks(chunks, progress=bar.update if bar is not None else None)
         collection.upsert(chunks, vectors, {p.doc["doc_id"]: p.doc for p in group})
         report.chunks_written += len(chunks)
         # Drop what the new version no longer has (only after the new chunks are in).
@@ -386,12 +410,17 @@ class Ingestor:
             report.chunks_deleted += len(stale)
         for p in group:
             report.results.append(p.result)
+            current[p.doc["doc_id"]] = manifests.record(p.doc, len(p.chunks))
 
-    def _prune(self, collection: ChunkCollection, manifest: dict[str, DocumentRecord], report: IngestReport) -> None:
+    def _prune(self, collection: ChunkCollection, manifest: dict[str, DocumentRecord], report: IngestReport,
+               current: dict[str, DocumentRecord]) -> None:
         gone = [d for d in manifest.values() if d.kind == "file" and not os.path.exists(d.source)]
+        if gone:
+            collection.bump_generation()
         for doc in gone:
             ids = collection.chunk_ids_of([doc.doc_id])
             collection.delete_ids(ids)
+            current.pop(doc.doc_id, None)
             report.chunks_deleted += len(ids)
             report.results.append(FileResult(doc.source, "removed", "file no longer exists", len(ids)))
 
@@ -406,7 +435,7 @@ def forget(settings: Settings, path: str | Path) -> list[DocumentRecord]:
     candidates = {raw, str(Path(raw).resolve())}
     with collection_lock(settings, settings.collection):
         collection = Store(settings).open(settings.collection)
-        manifest = collection.documents()
+        manifest = manifests.load(settings, collection)
         matched = [
             d
             for d in manifest.values()
@@ -416,9 +445,11 @@ def forget(settings: Settings, path: str | Path) -> list[DocumentRecord]:
         ]
         if not matched:
             raise PathNotFound(f"nothing indexed at {path} in collection {settings.collection!r}")
+        collection.bump_generation()
         for doc in matched:
             collection.delete_ids(collection.chunk_ids_of([doc.doc_id]))
         collection.bump_generation()
+        manifests.save(settings, collection, {k: v for k, v in manifest.items() if k not in {d.doc_id for d in matched}})
         return matched
 
 
