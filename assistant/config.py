@@ -89,9 +89,23 @@ class Settings:
     fetch_k: int = field(
         default=30, metadata={"doc": "candidates taken from each retriever before fusion"}
     )
-    rrf_k: int = field(default=60, metadata={"doc": "reciprocal-rank-fusion constant"})
-    dense_weight: float = field(default=1.0, metadata={"doc": "weight of dense ranks in fusion"})
-    keyword_weight: float = field(default=1.0, metadata={"doc": "weight of BM25 ranks in fusion"})
+    fusion: str = field(
+        default="adaptive",
+        metadata={"doc": "how dense and BM25 results are merged: adaptive (score fusion, BM25 weighted by how "
+                  "much of the question it matched) | rrf (reciprocal rank)"},
+    )
+    fusion_min_dense_weight: float = field(
+        default=0.5, metadata={"doc": "adaptive fusion: dense share when BM25 matches the question well"}
+    )
+    fusion_coverage_low: float = field(
+        default=0.12, metadata={"doc": "adaptive fusion: BM25 coverage at or below which only dense counts"}
+    )
+    fusion_coverage_high: float = field(
+        default=0.20, metadata={"doc": "adaptive fusion: BM25 coverage from which the dense share is the minimum"}
+    )
+    rrf_k: int = field(default=60, metadata={"doc": "reciprocal-rank-fusion constant (fusion = rrf)"})
+    dense_weight: float = field(default=1.0, metadata={"doc": "weight of dense ranks (fusion = rrf)"})
+    keyword_weight: float = field(default=1.0, metadata={"doc": "weight of BM25 ranks (fusion = rrf)"})
     answerer: str = field(
         default="extractive", metadata={"doc": "how answers are written: extractive (no LLM)"}
     )
@@ -294,6 +308,12 @@ def _validate(s: Settings) -> None:
             f"bad collection name {s.collection!r}: use 3-512 letters, digits, '.', '_' or '-', "
             "starting and ending with a letter or digit"
         )
+    if s.fusion not in ("adaptive", "rrf"):
+        raise ConfigError(f"bad fusion {s.fusion!r}: use adaptive or rrf")
+    if not 0.0 <= s.fusion_min_dense_weight <= 1.0:
+        raise ConfigError("fusion_min_dense_weight must be between 0 and 1")
+    if not 0.0 <= s.fusion_coverage_low < s.fusion_coverage_high:
+        raise ConfigError("fusion_coverage_low must be at least 0 and below fusion_coverage_high")
     if s.top_k < 1 or s.fetch_k < 1:
         raise ConfigError("top_k and fetch_k must be at least 1")
     if not 16 <= s.chunk_tokens <= 8192:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Sequence
 if TYPE_CHECKING:
     import numpy as np
 
-METHODS = ("score", "rrf")
+METHODS = ("adaptive", "rrf")
 NORMS = ("minmax", "zscore")
 
 
@@ -54,6 +54,32 @@ def normalise(scores: "np.ndarray", how: str = "minmax") -> "np.ndarray":
 def convex(dense: "np.ndarray", keyword: "np.ndarray", dense_weight: float, how: str = "minmax") -> "np.ndarray":
     """``w * norm(dense) + (1 - w) * norm(keyword)``; ``w`` in [0, 1]."""
     return dense_weight * normalise(dense, how) + (1.0 - dense_weight) * normalise(keyword, how)
+
+
+def coverage(best_keyword_score: float, ceiling: float) -> float:
+    """The best passage's BM25 as a share of the query's ceiling (0 when nothing matched)."""
+    return best_keyword_score / ceiling if ceiling > 0 else 0.0
+
+
+def adaptive_dense_weight(cov: float, low: float, high: float, min_weight: float) -> float:
+    """Dense share of the fused score: 1 when BM25 found little of the query (a paraphrase:
+    its matches are accidents), falling linearly to ``min_weight`` as coverage goes from
+    ``low`` to ``high`` (the passage shares the question's rare words; BM25 knows something).
+
+    Tuned on SciFact train and the paraphrased SQuAD tune questions (eval/tune_retrieval.py).
+    """
+    x = min(max((cov - low) / (high - low), 0.0), 1.0) if high > low else float(cov >= high)
+    return 1.0 - (1.0 - min_weight) * x
+
+
+def adaptive(dense: "np.ndarray", keyword: "np.ndarray", ceiling: float, low: float, high: float,
+             min_weight: float, how: str = "minmax") -> "tuple[np.ndarray, float]":
+    """Fused scores of candidates given both exact scores; also the dense weight used."""
+    import numpy as np
+
+    best = float(np.max(keyword)) if len(keyword) else 0.0
+    w = adaptive_dense_weight(coverage(best, ceiling), low, high, min_weight)
+    return convex(dense, keyword, w, how), w
 
 
 def keyword_ceiling(index, query_terms: Sequence[str]) -> float:

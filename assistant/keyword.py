@@ -84,9 +84,12 @@ class KeywordIndex:
 
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) best first; chunks sharing no term with the query are left out."""
+        return self.top(self.scores(terms(query)), k)
+
+    def top(self, s: "np.ndarray | None", k: int) -> list[tuple[str, float]]:
+        """The ``k`` best of ``scores()``'s result as (chunk id, score), zero scores left out."""
         import numpy as np
 
-        s = self.scores(terms(query))
         if s is None:
             return []
         k = min(k, len(self.ids))

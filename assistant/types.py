@@ -33,7 +33,7 @@ class Hit:
     """A chunk returned by retrieval for a query.
 
     ``score`` is the cosine similarity of the chunk to the query (what users see);
-    ``fused`` is the rank-fusion score that ordered the hits.
+    ``fused`` is the fusion score that ordered the hits (see assistant/retrieve.py).
     """
 
     chunk: Chunk

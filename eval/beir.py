@@ -215,7 +215,7 @@ def run_beir(
         "limit": limit,
         "sample": sample,
         "seed": seed if sample is not None else None,
-        "settings": {k: getattr(settings, k) for k in ("embed_model", "fetch_k", "rrf_k", "dense_weight",
+        "settings": {k: getattr(settings, k) for k in ("embed_model", "fetch_k", "fusion", "rrf_k", "dense_weight",
                                                         "keyword_weight", "chunk_tokens", "chunk_overlap")},
         "ingest": {**report.to_dict(), "files": None, "summary": report.summary().splitlines()[0]},
         "seconds": {

@@ -208,7 +208,7 @@ def _run_qa(suite: Suite, settings: Settings, *, limit, sample, seed, judge, pro
 
 
 def _settings_summary(s: Settings) -> dict[str, Any]:
-    keys = ("answerer", "embed_model", "top_k", "fetch_k", "rrf_k", "dense_weight", "keyword_weight",
+    keys = ("answerer", "embed_model", "embed_backend", "top_k", "fetch_k", "fusion", "rrf_k", "dense_weight", "keyword_weight",
             "chunk_tokens", "chunk_overlap", "max_answer_sentences", "llm")
     return {k: str(getattr(s, k)) if isinstance(getattr(s, k), Path) else getattr(s, k) for k in keys if hasattr(s, k)}
 
