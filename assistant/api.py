@@ -22,7 +22,7 @@ def clean_question(question: str, limit: int) -> str:
         " " if unicodedata.category(ch) in ("Cc", "Cs", "Co") else ch for ch in question
     )
     text = " ".join(text.split())
-    if not text:
+    if not any(unicodedata.category(ch) not in ("Cf", "Zs") for ch in text):  # nothing visible
         raise EmptyQuestion("the question is empty: ask something about your documents")
     if len(text) > limit:
         raise QuestionTooLong(
