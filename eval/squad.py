@@ -82,3 +82,31 @@ def questions(directory: Path, split: str = "tune") -> list[SquadQuestion]:
             )
         )
     return out
+
+
+PARAPHRASED_FILE = Path(__file__).resolve().parent / "data" / "squad_paraphrased_tune.jsonl"
+
+
+def paraphrased_tune(directory: Path) -> list[SquadQuestion]:
+    """Tune-split questions reworded by this project away from their passage's words.
+
+    SQuAD questions were written looking at the passage, so they share many words with it and
+    flatter keyword search. These 48 paraphrases (answers and gold passages unchanged) measure
+    what happens when a user's wording differs from the document's. Tune split only.
+    """
+    by_id = {q.id: q for q in questions(directory, "tune")}
+    out = []
+    for line in PARAPHRASED_FILE.open(encoding="utf-8"):
+        rec = json.loads(line)
+        original = by_id[rec["squad_id"]]
+        out.append(
+            SquadQuestion(
+                id=original.id + "-para",
+                question=rec["question"],
+                passage_id=original.passage_id,
+                title=original.title,
+                answerable=True,
+                answers=original.answers,
+            )
+        )
+    return out
