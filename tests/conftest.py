@@ -71,6 +71,7 @@ def make_corpus(tmp_path):
 # Every connection or lookup beyond loopback, in this process or in any Python process a test
 # starts, is blocked and logged (tests/netguard.py); the test it happened in fails, and the
 # session fails for attempts made outside any test.
+import shutil  # noqa: E402
 import tempfile  # noqa: E402
 
 from tests import netguard  # noqa: E402
@@ -96,4 +97,5 @@ def pytest_sessionfinish(session, exitstatus):
     if len(seen) > _netguard_reported[0]:
         print("\nblocked outbound network attempts outside tests:\n" + "\n".join(seen[_netguard_reported[0]:]))
         session.exitstatus = 1
+    shutil.rmtree(NETGUARD_LOG.parent, ignore_errors=True)
 # --- end of network guard ---------------------------------------------------------------------

@@ -25,7 +25,8 @@ def bad_run(tmp_path_factory):
     cases = write_bad_corpus(root, tmp_path_factory.mktemp("scratch"))
     assistant = Assistant(data_dir=tmp_path_factory.mktemp("bad-data"), collection="bad-inputs")
     report = assistant.ingest([root])
-    return root, cases, assistant, report
+    yield root, cases, assistant, report
+    (root / "huge.txt").unlink()  # 50 MB: pytest keeps the last runs' temporary directories
 
 
 def _relative(source: str, root: Path) -> str:

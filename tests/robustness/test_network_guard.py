@@ -20,6 +20,7 @@ pytestmark = pytest.mark.robustness
 
 def test_outbound_connections_and_lookups_are_blocked_here():
     assert netguard.installed()
+    assert netguard._state["log"] == str(NETGUARD_LOG)  # the log the session checks
     with netguard.expect_blocked() as seen:
         with socket.socket() as sock, pytest.raises(netguard.NetworkBlocked):
             sock.connect(("203.0.113.7", 443))  # TEST-NET-3, never routed
