@@ -145,8 +145,6 @@ class Store:
     def open(self, name: str, *, create: bool = False, embed_model: str = "", dimension: int = 0) -> "ChunkCollection":
         """The named collection; created (cosine space) when ``create`` is set. Changes made
         by other processes since this process last read it are picked up."""
-        from chromadb.errors import NotFoundError
-
         col = self._open(name, create=create, embed_model=embed_model, dimension=dimension)
         key = (_client_key(self.settings), name)
         loaded = _LOADED_GENERATION.get(key)
