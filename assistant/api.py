@@ -6,7 +6,7 @@ import threading
 import time
 import unicodedata
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 from assistant.config import Settings, load_settings, offline_environment
 from assistant.errors import CollectionNotFound, ConfigError, EmptyIndex, EmptyQuestion, QuestionTooLong
@@ -22,7 +22,7 @@ def clean_question(question: str, limit: int) -> str:
         " " if unicodedata.category(ch) in ("Cc", "Cs", "Co") else ch for ch in question
     )
     text = " ".join(text.split())
-    if not text:
+    if not any(unicodedata.category(ch) not in ("Cf", "Zs") for ch in text):  # nothing visible
         raise EmptyQuestion("the question is empty: ask something about your documents")
     if len(text) > limit:
         raise QuestionTooLong(
@@ -57,15 +57,15 @@ class Assistant:
         from assistant.store import Store
 
         with self._lock:
-            if self._collection is None or refresh:
-                col = Store(self.settings).open(self.settings.collection)
-                built_with = col.embed_model
-                if built_with and built_with != self.settings.embed_model:
-                    raise ConfigError(
-                        f"collection {col.name!r} was built with embedding model {built_with!r}, "
-                        f"but embed_model is {self.settings.embed_model!r}"
-                    )
-                self._collection = col
+            # Opened on every call (one cheap read): notices what other processes changed since.
+            col = Store(self.settings).open(self.settings.collection)
+            built_with = col.embed_model
+            if built_with and built_with != self.settings.embed_model:
+                raise ConfigError(
+                    f"collection {col.name!r} was built with embedding model {built_with!r}, "
+                    f"but embed_model is {self.settings.embed_model!r}"
+                )
+            self._collection = col
             if self._collection.count() == 0:
                 raise EmptyIndex(
                     f"collection {self.settings.collection!r} is empty; add documents first: "
@@ -89,29 +89,75 @@ class Assistant:
         from assistant.answer.base import AnswerTools
         from assistant.keyword import keyword_index
 
+        def idf(term: str) -> float:
+            return keyword_index(self.settings, self.collection()).idf(term)
+
+        if self.settings.llm != "extractive":
+            from assistant.answer.llm import LLMAnswerer
+            from assistant.llm import make_backend
+
+            return LLMAnswerer(make_backend(self.settings), AnswerTools(self.embedder, idf), self.settings)
         name = self.settings.answerer
         if name == "extractive":
             from assistant.answer.extractive import ExtractiveAnswerer
-
-            def idf(term: str) -> float:
-                return keyword_index(self.settings, self.collection()).idf(term)
 
             return ExtractiveAnswerer(AnswerTools(self.embedder, idf), self.settings.max_answer_sentences)
         raise ConfigError(f"unknown answerer {name!r}; available: extractive")
 
     # --- asking ------------------------------------------------------------------
-    def ask(self, question: str, *, history: Sequence[Any] | None = None) -> Answer:
+    def ask(self, question: str, *, history: Sequence[Any] | None = None, stream: bool = False):
         """Answer ``question`` from the collection, citing passages by [n].
 
         ``history``: earlier turns (``Answer`` objects, (question, answer) pairs or plain
         questions) so that follow-ups like "how many did it injure?" find their subject.
+        ``stream=True`` returns ``ask_stream(...)``'s generator instead of an ``Answer``.
         """
+        if stream:
+            return self.ask_stream(question, history=history)
+        answer = None
+        for item in self._answer_events(question, history):
+            if isinstance(item, Answer):
+                answer = item
+        assert answer is not None
+        return answer
+
+    def ask_stream(self, question: str, *, history: Sequence[Any] | None = None) -> Iterator[str | Answer]:
+        """Answer ``question`` piece by piece: a generator of ``str`` then one ``Answer``.
+
+        Protocol (what the CLI and the web UI consume):
+
+        - zero or more ``str`` items: text to append to what is displayed, in order. Their
+          concatenation is exactly the final ``answer.text``: citation markers in them are
+          already checked and numbered, so nothing shown has to be taken back. With an LLM they
+          come as the model writes (held back only until the first sentence a passage supports,
+          and around [n] markers until their sentence ends); the extractive answerer and
+          abstentions yield their whole text as one piece.
+        - then exactly one ``Answer`` (always the last item): citations, ``abstained``,
+          ``timings_ms`` (``rewrite``, ``retrieval``, ``first_token``, ``generate``, ``total``...),
+          ``standalone_question``. Render sources from it.
+        - errors are raised from the generator: ``AssistantError`` subclasses (``BackendError``
+          for an unreachable server, a timeout, a bad key, a missing model, a context window
+          too small) carry a one-line message that names the fix. Nothing is recorded on error.
+        """
+        return self._answer_events(question, history)
+
+    def _answer_events(self, question: str, history: Sequence[Any] | None) -> Iterator[str | Answer]:
         from assistant.answer.base import Question
 
         started = time.perf_counter()
         text = clean_question(question, self.settings.max_question_chars)
         turns = as_turns(history)
+        timings: dict[str, float] = {}
         query, context = standalone(text, turns)
+        answerer = self.answerer
+        rewrite = getattr(answerer, "rewrite", None)
+        mode = self.settings.llm_rewrite
+        if rewrite is not None and turns and (mode == "always" or (mode == "followups" and context)):
+            t = time.perf_counter()
+            rewritten = rewrite(text, turns)
+            timings["rewrite"] = (time.perf_counter() - t) * 1000
+            if rewritten:
+                query, context = rewritten, ""
         retrieval = self.retriever().retrieve(query)
         q = Question(
             text=text,
@@ -120,14 +166,18 @@ class Assistant:
             context=context,
             vector=retrieval.query_vector,
         )
-        answer = self.answerer.answer(q, retrieval.hits)
-        answer.standalone_question = query
-        answer.timings_ms = {
-            "retrieval": retrieval.timings_ms.get("retrieval", 0.0),
-            **{k: v for k, v in answer.timings_ms.items()},
-            "total": (time.perf_counter() - started) * 1000,
-        }
-        return answer
+        stream = getattr(answerer, "answer_stream", None)
+        items = stream(q, retrieval.hits) if stream else _whole(answerer.answer(q, retrieval.hits))
+        for item in items:
+            if isinstance(item, Answer):
+                item.standalone_question = query
+                item.timings_ms = {
+                    **timings,
+                    "retrieval": retrieval.timings_ms.get("retrieval", 0.0),
+                    **item.timings_ms,
+                    "total": (time.perf_counter() - started) * 1000,
+                }
+            yield item
 
     def chat(self) -> "Chat":
         from assistant.chat import Chat
@@ -172,6 +222,12 @@ class Assistant:
         return Store(self.settings).collection_names()
 
 
+def _whole(answer: Answer) -> Iterator[str | Answer]:
+    """An answer that was not generated piece by piece, in the streaming protocol."""
+    yield answer.text
+    yield answer
+
+
 _DEFAULT: dict[Settings, Assistant] = {}
 _DEFAULT_LOCK = threading.Lock()
 
@@ -185,12 +241,14 @@ def get_assistant(**overrides: Any) -> Assistant:
         return _DEFAULT[settings]
 
 
-def ask(question: str, *, history: Sequence[Any] | None = None, **overrides: Any) -> Answer:
+def ask(question: str, *, history: Sequence[Any] | None = None, stream: bool = False, **overrides: Any):
     """Answer a question from your documents, with numbered citations.
 
-    Keyword arguments override configuration (e.g. ``collection="notes"``, ``top_k=8``).
+    Keyword arguments override configuration (e.g. ``collection="notes"``, ``top_k=8``,
+    ``llm="local"``). ``stream=True`` returns a generator of text pieces ending with the
+    ``Answer`` (see ``Assistant.ask_stream``).
     """
-    return get_assistant(**overrides).ask(question, history=history)
+    return get_assistant(**overrides).ask(question, history=history, stream=stream)
 
 
 __all__ = ["Assistant", "ask", "get_assistant", "Turn", "CollectionNotFound"]

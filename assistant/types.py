@@ -75,6 +75,8 @@ class Answer:
     # The query actually used for retrieval (differs from ``question`` for follow-ups).
     standalone_question: str = ""
     backend: str = "extractive"
+    # Sentences of a generated answer that no passage supports: shown without a citation.
+    unsupported: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +88,7 @@ class Answer:
             "timings_ms": {k: round(v, 1) for k, v in self.timings_ms.items()},
             "standalone_question": self.standalone_question or self.question,
             "backend": self.backend,
+            "unsupported": list(self.unsupported),
         }
 
 

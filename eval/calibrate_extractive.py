@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from assistant.answer.base import Question
-from assistant.answer.evidence import FEATURES, MODEL_FILE, EvidenceModel, answer_candidates
+from assistant.answer.evidence import FEATURES, MODEL_FILE, EvidenceModel, answer_candidates, candidates_from_hits
 from eval import squad
 from eval.metrics import contains_answer
 
@@ -44,26 +44,53 @@ class CachingEmbedder:
         return self.base.embed_query(text)
 
 
-def collect(assistant, questions, log_every=500):
-    answerer = assistant.answerer
-    answerer.tools.embedder = CachingEmbedder(answerer.tools.embedder)
-    rows = []  # (question index, features, label)
+def retrieve_all(assistant, questions, cache_file: Path, log_every=500):
+    """Hits and query vectors per question, and sentence vectors: the slow part, cached on disk
+    so that feature changes can be re-evaluated in seconds (the cache is keyed by the questions
+    and the index generation; delete it after changing retrieval or the index)."""
+    import pickle
+
+    collection = assistant.collection()
+    key = (tuple(q.question for q in questions), collection.generation, collection.count())
+    if cache_file.exists():
+        saved = pickle.loads(cache_file.read_bytes())
+        if saved["key"] == key:
+            return saved["retrievals"], saved["sentences"]
+    embedder = CachingEmbedder(assistant.embedder)
+    retrievals = []
     for i, q in enumerate(questions):
-        retrieval = assistant.retriever().retrieve(q.question)
-        question = Question(q.question, q.question, vector=retrieval.query_vector)
-        cands = answer_candidates(answerer.score(question, retrieval.hits))
+        r = assistant.retriever().retrieve(q.question)
+        retrievals.append((r.hits, r.query_vector))
+        embedder.embed([c.text for c in candidates_from_hits(r.hits)])
+        if log_every and (i + 1) % log_every == 0:
+            print(f"  {i + 1}/{len(questions)} questions", file=sys.stderr)
+    cache_file.write_bytes(pickle.dumps({"key": key, "retrievals": retrievals, "sentences": embedder.cache}))
+    return retrievals, embedder.cache
+
+
+def collect(assistant, questions, cache_file: Path):
+    retrievals, sentences = retrieve_all(assistant, questions, cache_file)
+    answerer = assistant.answerer
+    embedder = CachingEmbedder(assistant.embedder)
+    embedder.cache.update(sentences)
+    answerer.tools.embedder = embedder
+    rows = []  # (question index, features, label)
+    for i, (q, (hits, qvec)) in enumerate(zip(questions, retrievals)):
+        question = Question(q.question, q.question, vector=qvec)
+        cands = answer_candidates(answerer.score(question, hits))
         for c in cands:
             label = 1 if q.answerable and contains_answer(c.text, q.answers) else 0
             rows.append((i, [c.features[f] for f in FEATURES], label))
-        if log_every and (i + 1) % log_every == 0:
-            print(f"  {i + 1}/{len(questions)} questions", file=sys.stderr)
     return rows
 
 
-MAX_WRONG_ABSTENTIONS = 0.20
+# With a 20% cap, the calibrated model answered only 8% of the paraphrased tune questions (users
+# rarely use the document's own words); 10% keeps paraphrases answerable while off-topic
+# questions still score far below the threshold.
+MAX_WRONG_ABSTENTIONS = 0.10
 
 
-def decide_threshold(probs_by_q, questions, correct_by_q, max_wrong=MAX_WRONG_ABSTENTIONS):
+def decide_threshold(probs_by_q, questions, correct_by_q, max_wrong=MAX_WRONG_ABSTENTIONS, para=None):
     """The abstention threshold, from the tune questions.
 
     Policy: the highest balanced accuracy (mean of "answerable: answered with the answer" and
@@ -78,6 +105,10 @@ def decide_threshold(probs_by_q, questions, correct_by_q, max_wrong=MAX_WRONG_AB
     unanswerable = [i for i, q in enumerate(questions) if not q.answerable]
     for t in np.linspace(0.01, 0.95, 95):
         wrong = sum(1 for i in answerable if probs_by_q.get(i, 0.0) < t) / max(len(answerable), 1)
+        if para is not None:  # answerable questions: half as SQuAD asks them, half paraphrased
+            pprobs, pquestions = para
+            wrong_para = sum(1 for i in range(len(pquestions)) if pprobs.get(i, 0.0) < t) / max(len(pquestions), 1)
+            wrong = (wrong + wrong_para) / 2
         if wrong > max_wrong:
             continue
         right = sum(1 for i in answerable if probs_by_q.get(i, 0.0) >= t and correct_by_q.get(i, False))
@@ -86,6 +117,27 @@ def decide_threshold(probs_by_q, questions, correct_by_q, max_wrong=MAX_WRONG_AB
         if score > best[0] + 1e-9:
             best = (score, float(t))
     return best
+
+
+def collect_rows(assistant, questions):
+    """Features and labels for a few questions, computed directly (no cache)."""
+    answerer = assistant.answerer
+    X, y, qidx = [], [], []
+    for i, q in enumerate(questions):
+        r = assistant.retriever().retrieve(q.question)
+        for c in answer_candidates(answerer.score(Question(q.question, q.question, vector=r.query_vector), r.hits)):
+            X.append([c.features[f] for f in FEATURES])
+            y.append(int(contains_answer(c.text, q.answers)))
+            qidx.append(i)
+    return np.array(X), np.array(y), np.array(qidx)
+
+
+def best_per_question(probs, qidx, labels, n):
+    best, correct = {}, {}
+    for i, p, label in zip(qidx, probs, labels):
+        if p > best.get(i, -1.0):
+            best[int(i)], correct[int(i)] = float(p), bool(label)
+    return best, correct
 
 
 def main(argv=None) -> int:
@@ -107,13 +159,15 @@ def main(argv=None) -> int:
     print(f"index: {report.summary().splitlines()[0]}", file=sys.stderr)
     questions = squad.questions(directory, "tune")
     print(f"tune questions: {len(questions)} ({sum(q.answerable for q in questions)} answerable)", file=sys.stderr)
+    paraphrased = squad.paraphrased_tune(directory)
+    PX, Py, Pq = collect_rows(assistant, paraphrased)
     cache = Path(args.data_dir) / "calibration-rows.npz"
     if args.reuse and cache.exists():
         saved = np.load(cache)
         X, y, qidx = saved["X"], saved["y"], saved["qidx"]
         rows = list(range(len(y)))
     else:
-        rows = collect(assistant, questions)
+        rows = collect(assistant, questions, Path(args.data_dir) / "calibration-retrieval.pkl")
         X = np.array([r[1] for r in rows])
         y = np.array([r[2] for r in rows])
         qidx = np.array([r[0] for r in rows])
@@ -142,24 +196,29 @@ def main(argv=None) -> int:
         cv.append((acc, t))
     print("2-fold (by article) balanced accuracy at best threshold: " + ", ".join(f"{a:.3f} @ {t:.2f}" for a, t in cv), file=sys.stderr)
 
-    lr = LogisticRegression(max_iter=2000, C=1.0).fit(X, y)
-    p = lr.predict_proba(X)[:, 1]
-    probs, correct = {}, {}
-    for i, pi, yi in zip(qidx, p, y):
-        if pi > probs.get(i, -1):
-            probs[i], correct[i] = pi, bool(yi)
+    # The paraphrased tune questions are not fitted on: weighting them in (tried: as much weight
+    # as all SQuAD answerable questions) cost 5 points of best-sentence accuracy on SQuAD and half
+    # the abstention recall, for paraphrases answered right only 25% of the time. They are a
+    # diagnostic, reported below, and they informed the wrong-abstention cap.
+    lr = LogisticRegression(max_iter=3000, C=1.0).fit(X, y)
+    probs, correct = best_per_question(lr.predict_proba(X)[:, 1], qidx, y, len(questions))
+    pprobs, pcorrect = best_per_question(lr.predict_proba(PX)[:, 1], Pq, Py, len(paraphrased))
     acc, threshold = decide_threshold(probs, questions, correct)
     answerable = [i for i, q in enumerate(questions) if q.answerable]
     unanswerable = [i for i, q in enumerate(questions) if not q.answerable]
     top1 = np.mean([correct.get(i, False) for i in answerable])
     abst_recall = np.mean([probs.get(i, 0) < threshold for i in unanswerable])
     wrong_abst = np.mean([probs.get(i, 0) < threshold for i in answerable])
+    para_answered = np.mean([pprobs.get(i, 0) >= threshold for i in range(len(paraphrased))])
+    para_right = np.mean([pprobs.get(i, 0) >= threshold and pcorrect.get(i, False) for i in range(len(paraphrased))])
     summary = {
         "tune_questions": len(questions),
         "tune_balanced_accuracy": round(acc, 4),
         "best_sentence_has_answer": round(float(top1), 4),
         "abstention_recall": round(float(abst_recall), 4),
         "wrong_abstentions": round(float(wrong_abst), 4),
+        "paraphrased_answered": round(float(para_answered), 4),
+        "paraphrased_answered_correctly": round(float(para_right), 4),
         "cv_accuracy": [round(a, 4) for a, _ in cv],
     }
     print(json.dumps(summary, indent=2))

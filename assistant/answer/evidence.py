@@ -145,6 +145,29 @@ QUESTION_FRAME = frozenset(
 )
 
 
+@functools.lru_cache(maxsize=100_000)
+def rarity(word: str) -> float:
+    """How informative a word is in general English (7.5 minus its Zipf frequency, in [0.3, 6]).
+
+    Corpus IDF alone misleads on small collections: in a three-chunk index every word that is
+    absent looks maximally rare ("take", "place"), while general-English frequency knows better.
+    """
+    try:
+        from wordfreq import zipf_frequency
+    except ImportError:  # pragma: no cover
+        return 3.0
+    z = zipf_frequency(word, "en")
+    if z == 0:  # unknown to wordfreq: names, codes, numbers
+        return 6.0
+    return min(max(7.5 - z, 0.3), 6.0)
+
+
+def term_weight(word: str, term: str, idf: Callable[[str], float]) -> float:
+    """General rarity of the word, damped by up to half when the collection uses it everywhere."""
+    unseen = idf("\x00unseen\x00") or 1.0
+    return rarity(word) * (0.5 + 0.5 * min(idf(term) / unseen, 1.0))
+
+
 def question_terms(question: str, idf: Callable[[str], float], context: str = "") -> QuestionTerms:
     weights: dict[str, float] = {}
     order: list[str] = []
@@ -156,7 +179,7 @@ def question_terms(question: str, idf: Callable[[str], float], context: str = ""
             if t not in weights:
                 order.append(t)
                 weights[t] = 0.0
-            weights[t] = max(weights[t], idf(t) * factor)
+            weights[t] = max(weights[t], term_weight(w, t, idf) * factor)
     qwords = {w for w in words(question + " " + context)}
     return QuestionTerms(order, weights, qwords)
 

