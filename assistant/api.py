@@ -22,7 +22,7 @@ def clean_question(question: str, limit: int) -> str:
         " " if unicodedata.category(ch) in ("Cc", "Cs", "Co") else ch for ch in question
     )
     text = " ".join(text.split())
-    if not text:
+    if not any(unicodedata.category(ch) not in ("Cf", "Zs") for ch in text):  # nothing visible
         raise EmptyQuestion("the question is empty: ask something about your documents")
     if len(text) > limit:
         raise QuestionTooLong(
@@ -57,15 +57,15 @@ class Assistant:
         from assistant.store import Store
 
         with self._lock:
-            if self._collection is None or refresh:
-                col = Store(self.settings).open(self.settings.collection)
-                built_with = col.embed_model
-                if built_with and built_with != self.settings.embed_model:
-                    raise ConfigError(
-                        f"collection {col.name!r} was built with embedding model {built_with!r}, "
-                        f"but embed_model is {self.settings.embed_model!r}"
-                    )
-                self._collection = col
+            # Opened on every call (one cheap read): notices what other processes changed since.
+            col = Store(self.settings).open(self.settings.collection)
+            built_with = col.embed_model
+            if built_with and built_with != self.settings.embed_model:
+                raise ConfigError(
+                    f"collection {col.name!r} was built with embedding model {built_with!r}, "
+                    f"but embed_model is {self.settings.embed_model!r}"
+                )
+            self._collection = col
             if self._collection.count() == 0:
                 raise EmptyIndex(
                     f"collection {self.settings.collection!r} is empty; add documents first: "

@@ -62,13 +62,33 @@ def chunk_from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
 
 _CLIENTS: dict[str, Any] = {}
 _CLIENTS_LOCK = threading.Lock()
+# The generation of each collection as this process's embedded client has it in memory. An
+# embedded client loads a collection's vector index once and never sees what other processes
+# write afterwards (it would keep returning chunks another process deleted), so a collection
+# whose generation moved without us is reopened with a fresh client.
+_LOADED_GENERATION: dict[tuple[str, str], int] = {}
 
 
-def open_client(settings: Settings):
-    """A Chroma client for the configured store (cached per process)."""
+def _client_key(settings: Settings) -> str:
+    return settings.chroma_url or str(settings.chroma_path.resolve())
+
+
+def open_client(settings: Settings, *, fresh: bool = False):
+    """A Chroma client for the configured store (cached per process; ``fresh``: a new one
+    that reads the store from disk again)."""
     offline_environment()
-    key = settings.chroma_url or str(settings.chroma_path.resolve())
+    key = _client_key(settings)
     with _CLIENTS_LOCK:
+        if fresh and not settings.chroma_url:
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            _CLIENTS.pop(key, None)
+            # Chroma shares one in-memory system per directory; drop it (without stopping it:
+            # queries in flight on other threads finish on it) so the new client loads anew.
+            SharedSystemClient._identifier_to_system.pop(str(settings.chroma_path), None)
+            SharedSystemClient._identifier_to_refcount.pop(str(settings.chroma_path), None)
+            for k in [k for k in _LOADED_GENERATION if k[0] == key]:
+                del _LOADED_GENERATION[k]
         if key in _CLIENTS:
             return _CLIENTS[key]
         import chromadb
@@ -102,7 +122,7 @@ def open_client(settings: Settings):
 
 def forget_client(settings: Settings) -> None:
     """Drop the cached client (tests that start and stop servers use this)."""
-    key = settings.chroma_url or str(settings.chroma_path.resolve())
+    key = _client_key(settings)
     with _CLIENTS_LOCK:
         _CLIENTS.pop(key, None)
 
@@ -123,7 +143,18 @@ class Store:
         return sorted(c if isinstance(c, str) else c.name for c in cols)
 
     def open(self, name: str, *, create: bool = False, embed_model: str = "", dimension: int = 0) -> "ChunkCollection":
-        """The named collection; created (cosine space) when ``create`` is set."""
+        """The named collection; created (cosine space) when ``create`` is set. Changes made
+        by other processes since this process last read it are picked up."""
+        col = self._open(name, create=create, embed_model=embed_model, dimension=dimension)
+        key = (_client_key(self.settings), name)
+        loaded = _LOADED_GENERATION.get(key)
+        if loaded is not None and loaded != col.generation and not self.settings.chroma_url:
+            self.client = open_client(self.settings, fresh=True)
+            col = self._open(name, create=create, embed_model=embed_model, dimension=dimension)
+        _LOADED_GENERATION[key] = col.generation
+        return col
+
+    def _open(self, name: str, *, create: bool, embed_model: str, dimension: int) -> "ChunkCollection":
         from chromadb.errors import NotFoundError
 
         try:
@@ -145,7 +176,7 @@ class Store:
                     "created_at": _now(),
                 },
             )
-        return ChunkCollection(raw)
+        return ChunkCollection(raw, _client_key(self.settings))
 
     def delete(self, name: str) -> None:
         self.client.delete_collection(name)
@@ -158,9 +189,10 @@ def _now() -> str:
 class ChunkCollection:
     """Chunks and their vectors in one Chroma collection."""
 
-    def __init__(self, raw):
+    def __init__(self, raw, client_key: str = ""):
         self.raw = raw
         self.name = raw.name
+        self.client_key = client_key
 
     # --- collection-level facts -------------------------------------------------
     @property
@@ -182,6 +214,7 @@ class ChunkCollection:
         meta["updated_at"] = _now()
         meta.pop("hnsw:space", None)  # legacy key; configuration holds the space
         self.raw.modify(metadata=meta)
+        _LOADED_GENERATION[(self.client_key, self.name)] = meta["generation"]  # written through this client
 
     def count(self) -> int:
         return self.raw.count()

@@ -45,6 +45,12 @@ def _split_long(text: str, start: int, end: int, count: TokenCounter, budget: in
         while j < len(units) and (total + units[j].tokens <= budget or j == i):
             total += units[j].tokens
             j += 1
+        # Windows cut from one word do not add up: "0000" can take more word pieces than
+        # "00" and "00". Count the joined text and give back windows until it fits.
+        total = count([text[units[i].start : units[j - 1].end]])[0]
+        while total > budget and j - 1 > i:
+            j -= 1
+            total = count([text[units[i].start : units[j - 1].end]])[0]
         out.append(Piece(units[i].start, units[j - 1].end, total))
         i = j
     return out
@@ -73,9 +79,11 @@ def chunk_spans(text: str, count: TokenCounter, budget: int, overlap: int) -> li
         if j >= len(pieces):
             break
         # Start the next chunk with trailing sentences worth at most ``overlap`` tokens,
-        # always moving forward by at least one piece.
+        # always moving forward by at least one piece, and leaving room for the next piece
+        # (else the next chunk would hold only sentences this one has already).
         k, carried = j, 0
-        while k - 1 > i and carried + pieces[k - 1].tokens <= overlap:
+        limit = min(overlap, budget - pieces[j].tokens)
+        while k - 1 > i and carried + pieces[k - 1].tokens <= limit:
             carried += pieces[k - 1].tokens
             k -= 1
         i = k

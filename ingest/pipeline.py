@@ -38,6 +38,10 @@ class FileResult:
     reason: str = ""
     chunks: int = 0
 
+    def __post_init__(self) -> None:
+        if not _encodable(self.source):  # undecodable bytes in a name: show them as U+FFFD
+            self.source = self.source.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
 
 @dataclass
 class IngestReport:
@@ -148,6 +152,12 @@ def discover(paths: Sequence[str | Path]) -> tuple[list[Path], list[FileResult]]
 
             for dirpath, dirnames, filenames in os.walk(root, onerror=on_error, followlinks=False):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                for d in dirnames:
+                    if os.path.islink(os.path.join(dirpath, d)):  # os.walk will not enter it
+                        problems.append(FileResult(
+                            os.path.join(dirpath, d), "skipped",
+                            "link to a directory: not followed (ingest its target directly)",
+                        ))
                 for name in sorted(filenames):
                     if not name.startswith("."):
                         add(Path(dirpath) / name)
@@ -209,10 +219,10 @@ class Ingestor:
             prepared = []
             now = _now()
             for rec in records:
-                doc_id = str(rec["id"])
-                source = str(rec.get("source") or doc_id)
-                text = str(rec.get("text") or "")
-                title = str(rec.get("title") or "")
+                doc_id = _valid_text(str(rec["id"]))
+                source = _valid_text(str(rec.get("source") or doc_id))
+                text = _valid_text(str(rec.get("text") or ""))
+                title = _valid_text(str(rec.get("title") or ""))
                 digest = content_hash(f"{title}\x00{text}".encode("utf-8", "surrogatepass"), self.settings)
                 if not text.strip():
                     report.results.append(FileResult(source, "skipped", "no text"))
@@ -259,6 +269,11 @@ class Ingestor:
         now = _now()
         for path in files:
             source = str(path)
+            if not _encodable(source):
+                # Such a name cannot be stored or shown as text (the store and the encoder
+                # need valid Unicode), so the file is left out instead of failing the run.
+                report.results.append(FileResult(source, "skipped", "the file name is not valid UTF-8: rename the file"))
+                continue
             if path.suffix.lower() not in READERS:
                 report.results.append(FileResult(source, "skipped", f"unsupported file type {path.suffix or '(no extension)'}"))
                 continue
@@ -451,6 +466,19 @@ def forget(settings: Settings, path: str | Path) -> list[DocumentRecord]:
         collection.bump_generation()
         manifests.save(settings, collection, {k: v for k, v in manifest.items() if k not in {d.doc_id for d in matched}})
         return matched
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:  # lone surrogates: undecodable bytes in a file name
+        return False
+
+
+def _valid_text(text: str) -> str:
+    """``text`` with lone surrogates (which the store and the encoder refuse) replaced."""
+    return text if _encodable(text) else text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _now() -> str:

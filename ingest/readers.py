@@ -6,8 +6,10 @@ paged formats) or raises ``Unreadable`` with a one-line reason the user can act 
 
 from __future__ import annotations
 
+import codecs
 import re
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Callable
 
@@ -64,16 +66,36 @@ def decode_text(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         pass
+    if _UTF8_MULTIBYTE.search(data):
+        # Mixed encodings (text pasted together from different sources): keep every valid
+        # UTF-8 sequence and read each stray byte as Windows-1252, the usual legacy part.
+        return data.decode("utf-8", errors=_LEGACY_BYTES).removeprefix("\ufeff")
     try:
         from charset_normalizer import from_bytes
 
-        best = from_bytes(data).best()
-        if best is not None and best.encoding:
-            return str(best)
+        matches = [m for m in from_bytes(data) if m.encoding]
+        if matches:
+            # Short texts fit many code pages equally well; among the equally good ones,
+            # Windows-1252 (Western Europe, the commonest legacy text) wins.
+            top = min((m.chaos, -m.coherence) for m in matches)
+            tied = [m for m in matches if (m.chaos, -m.coherence) == top]
+            return str(next((m for m in tied if m.encoding == "cp1252"), tied[0]))
     except ImportError:  # pragma: no cover
         pass
-    # Mixed encodings: keep every valid UTF-8 run, mark the rest.
     return data.decode("utf-8", errors="replace")
+
+
+# A well-formed non-ASCII UTF-8 sequence: evidence that (part of) the file is UTF-8.
+_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+_LEGACY_BYTES = "assistant-legacy-bytes"
+
+
+def _legacy_bytes(err: UnicodeDecodeError) -> tuple[str, int]:
+    bad = err.object[err.start : err.end]
+    return "".join(bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in bad), err.end
+
+
+codecs.register_error(_LEGACY_BYTES, _legacy_bytes)
 
 
 def read_text(path: Path, data: bytes) -> ParsedDocument:
@@ -107,26 +129,67 @@ _BLOCK_TAGS = (
 )
 
 
-def read_html(path: Path, data: bytes) -> ParsedDocument:
-    from bs4 import BeautifulSoup
+_SKIPPED_TAGS = {"script", "style", "noscript", "template", "head", "svg", "iframe", "object"}
 
-    text = decode_text(data)
-    soup = BeautifulSoup(text, "html.parser")
-    title_tag = soup.find("title")
-    title = title_tag.get_text(" ", strip=True) if title_tag else ""
-    for tag in soup(["script", "style", "noscript", "template", "head", "svg", "iframe", "object"]):
-        tag.decompose()
-    for tag in soup.find_all(_BLOCK_TAGS):
-        tag.insert_before("\n")
-        tag.insert_after("\n")
-    lines = [re.sub(r"[ \t\r\f\v]+", " ", ln).strip() for ln in soup.get_text().splitlines()]
+
+class _HTMLText(HTMLParser):
+    """Visible text of an HTML page in one pass (linear even for absurdly nested pages):
+    block elements start new lines; scripts, styles and the head are left out."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skipping: list[str] = []  # open skipped elements, innermost last
+        self.title: list[str] | None = None  # collecting while inside <title>
+        self.title_text = ""
+        self.h1: list[str] | None = None
+        self.h1_text = ""
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag == "title" and not self.title_text and self.skipping in ([], ["head"]):  # not an <svg> title
+            self.title = []
+        elif tag in _SKIPPED_TAGS:
+            self.skipping.append(tag)
+        elif tag == "h1" and not self.h1_text and not self.skipping:
+            self.h1 = []
+        if tag in _BLOCK_TAGS and not self.skipping:
+            self.parts.append("\n")
+
+    def handle_startendtag(self, tag: str, attrs) -> None:
+        if tag in _BLOCK_TAGS and not self.skipping:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title" and self.title is not None:
+            self.title_text, self.title = " ".join("".join(self.title).split()), None
+        elif tag in _SKIPPED_TAGS and tag in self.skipping:
+            del self.skipping[len(self.skipping) - 1 - self.skipping[::-1].index(tag):]
+        elif tag == "h1" and self.h1 is not None:
+            self.h1_text, self.h1 = " ".join("".join(self.h1).split()), None
+        if tag in _BLOCK_TAGS and not self.skipping:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self.title is not None:
+            self.title.append(data)
+            return
+        if self.skipping:
+            return
+        if self.h1 is not None:
+            self.h1.append(data)
+        self.parts.append(data)
+
+
+def read_html(path: Path, data: bytes) -> ParsedDocument:
+    parser = _HTMLText()
+    parser.feed(decode_text(data))
+    parser.close()
+    lines = [re.sub(r"[ \t\r\f\v]+", " ", ln).strip() for ln in "".join(parser.parts).splitlines()]
     body = "\n".join(lines)
     body = re.sub(r"\n{3,}", "\n\n", body).strip()
     if not body:
         raise Unreadable("no visible text in the HTML")
-    if not title:
-        h1 = soup.find("h1")
-        title = h1.get_text(" ", strip=True) if h1 else _title_from_name(path)
+    title = parser.title_text or parser.h1_text or _title_from_name(path)
     return ParsedDocument(title, [Section(body)])
 
 
@@ -135,7 +198,7 @@ def read_pdf(path: Path, data: bytes) -> ParsedDocument:
     import logging
 
     from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
+    from pypdf.errors import DependencyError, PyPdfError
 
     logging.getLogger("pypdf").setLevel(logging.ERROR)  # pypdf warns loudly on odd files
     if not data.strip():
@@ -145,6 +208,8 @@ def read_pdf(path: Path, data: bytes) -> ParsedDocument:
         if reader.is_encrypted:
             try:
                 ok = reader.decrypt("")
+            except DependencyError:
+                raise Unreadable("encrypted PDF (AES): install the cryptography package to read it") from None
             except Exception:
                 ok = 0
             if not ok:
@@ -239,6 +304,11 @@ def parse(path: Path, data: bytes) -> ParsedDocument:
         raise Unreadable("document too deeply nested to parse") from None
     except MemoryError:
         raise Unreadable("document too large to parse in memory") from None
+    except Exception as exc:  # a damaged file must cost that file only, never the whole ingest
+        detail = " ".join(str(exc).split())[:80]
+        raise Unreadable(
+            f"cannot parse this {path.suffix.lower()} file ({type(exc).__name__}{': ' + detail if detail else ''})"
+        ) from None
     doc.sections = [s for s in doc.sections if s.text.strip()]
     if not doc.sections:
         raise Unreadable("no text")

@@ -64,3 +64,38 @@ def make_corpus(tmp_path):
         return root
 
     return make
+
+
+# --- network guard (issue 7) ---------------------------------------------------------------
+# Nothing may leave the machine during tests: no telemetry, no model hub, no update check.
+# Every connection or lookup beyond loopback, in this process or in any Python process a test
+# starts, is blocked and logged (tests/netguard.py); the test it happened in fails, and the
+# session fails for attempts made outside any test.
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
+
+from tests import netguard  # noqa: E402
+
+NETGUARD_LOG = Path(tempfile.mkdtemp(prefix="assistant-netguard-")) / "attempts.log"
+netguard.install(NETGUARD_LOG)
+os.environ.update(netguard.child_environment(NETGUARD_LOG))
+_netguard_reported = [0]
+
+
+@pytest.fixture(autouse=True)
+def _no_outbound_network():
+    before = len(netguard.logged(NETGUARD_LOG))
+    yield
+    seen = netguard.logged(NETGUARD_LOG)
+    _netguard_reported[0] = len(seen)
+    if len(seen) > before:
+        pytest.fail("blocked outbound network attempts:\n" + "\n".join(seen[before:]), pytrace=False)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    seen = netguard.logged(NETGUARD_LOG)
+    if len(seen) > _netguard_reported[0]:
+        print("\nblocked outbound network attempts outside tests:\n" + "\n".join(seen[_netguard_reported[0]:]))
+        session.exitstatus = 1
+    shutil.rmtree(NETGUARD_LOG.parent, ignore_errors=True)
+# --- end of network guard ---------------------------------------------------------------------

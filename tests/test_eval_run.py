@@ -274,12 +274,12 @@ def test_sample_article_suite_passes_its_gate(tmp_path):
     """The shipped suite through `assistant eval`, gated at honest thresholds a little below what
     the extractive default scores (see the closing note of the eval issue)."""
     out = tmp_path / "out"
-    # Measured with the extractive default calibrated in 52f12aa: containment 0.211 (4 of 19),
-    # citation recall 0.211, F1 0.058, abstention recall 1.0 (7 of 7), precision 0.318, hit@5 1.0.
-    # Each floor allows about one question to go the other way; move them deliberately when the
-    # answerer changes.
-    gates = ["containment=0.15", "citation_precision=0.9", "citation_recall=0.15", "abstention_recall=0.85",
-             "abstention_precision=0.25", "hit@5=0.95", "f1=0.04"]
+    # Measured with the extractive default (evidence model of c225e66): containment 0.842 (16 of
+    # 19), citation recall 0.895, F1 0.244, abstention recall 0.857 (6 of 7), precision 0.75,
+    # hit@5 1.0. Each floor allows about one or two questions to go the other way; move them
+    # deliberately when the answerer changes.
+    gates = ["containment=0.7", "citation_precision=0.9", "citation_recall=0.75", "abstention_recall=0.7",
+             "abstention_precision=0.6", "hit@5=0.95", "f1=0.2"]
     args = ["sample-article", "--data-dir", str(tmp_path / "data"), "--out", str(out), "--json"]
     for g in gates:
         args += ["--fail-under", g]

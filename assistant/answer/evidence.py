@@ -152,10 +152,10 @@ def rarity(word: str) -> float:
     Corpus IDF alone misleads on small collections: in a three-chunk index every word that is
     absent looks maximally rare ("take", "place"), while general-English frequency knows better.
     """
-    try:
-        from wordfreq import zipf_frequency
-    except ImportError:  # pragma: no cover
-        return 3.0
+    # A hard dependency: without it every word would weigh the same and the calibrated evidence
+    # model would abstain on most questions, so an incomplete install fails loudly instead.
+    from wordfreq import zipf_frequency
+
     z = zipf_frequency(word, "en")
     if z == 0:  # unknown to wordfreq: names, codes, numbers
         return 6.0

@@ -1,0 +1,233 @@
+"""Load on the web chat: N concurrent conversations through its API for a fixed time.
+
+    .venv/bin/python eval/bench_load.py                       # 8 conversations, 60 s
+    .venv/bin/python eval/bench_load.py --conversations 4 --seconds 30 --json
+    .venv/bin/python eval/bench_load.py --url http://127.0.0.1:7860/   # a chat already running
+
+Each conversation is its own ``gradio_client`` session on ``/chat`` (what a browser tab uses),
+asking its own questions about the sample article, each followed by a follow-up that only
+makes sense in that conversation ("How many did it injure?"). Checked on every turn:
+
+- no error (an exception, or an error message instead of an answer);
+- the conversation keeps its own history: the chat returned holds exactly this session's
+  questions, in order, and the follow-up was understood from this session's previous question
+  (with the extractive answerer its standalone form starts with that question).
+
+Prints requests, errors, throughput and latency percentiles (client-side, queueing included),
+after one warm-up answer (not counted).
+Without ``--url`` it starts ``assistant chat`` on a free loopback port over a temporary data
+dir holding the sample article (ingested first, not timed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, for tests.ui_helpers
+
+TOPICS = [
+    "How many targets did the US strike?",
+    "What attack were the airstrikes a response to?",
+    "Who condemned the airstrikes?",
+    "Who is the Defense Secretary?",
+    "Where did the drone attack happen?",
+    "Who was blamed for the drone attack?",
+    "How many US soldiers were killed?",
+    "What did the US tell the Iraqi government?",
+]
+FOLLOW_UPS = ["How many did it injure?", "And what about them?", "Why did they do it?"]
+
+
+@dataclass
+class Conversation:
+    index: int
+    questions: list[str] = field(default_factory=list)
+    latencies_ms: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    history_errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LoadResult:
+    conversations: int
+    seconds: float
+    requests: int
+    errors: int
+    history_errors: int
+    requests_per_second: float
+    p50_ms: float
+    p95_ms: float
+    max_ms: float
+    turns_per_conversation: list[int]
+    examples: list[str]
+
+    def table(self) -> str:
+        head = f"{'conversations':>13} {'seconds':>8} {'requests':>9} {'errors':>7} {'history errors':>15} " \
+               f"{'req/s':>6} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}"
+        row = f"{self.conversations:>13} {self.seconds:>8.1f} {self.requests:>9} {self.errors:>7} " \
+              f"{self.history_errors:>15} {self.requests_per_second:>6.2f} {self.p50_ms:>8.0f} " \
+              f"{self.p95_ms:>8.0f} {self.max_ms:>8.0f}"
+        turns = "turns per conversation: " + ", ".join(map(str, self.turns_per_conversation))
+        lines = [head, row, turns]
+        if self.examples:
+            lines.append("first problems:")
+            lines += [f"  {e}" for e in self.examples]
+        return "\n".join(lines)
+
+
+def _text(content) -> str:
+    """A chat message's text, whatever shape Gradio gives it."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text") or content.get("value") or "")
+    if isinstance(content, list):
+        return " ".join(_text(c) for c in content)
+    return str(content)
+
+
+def _script(index: int):
+    """This conversation's questions: its own topics in its own order, each with a follow-up."""
+    i = 0
+    while True:
+        topic = TOPICS[(index + i) % len(TOPICS)]
+        yield topic, False
+        yield FOLLOW_UPS[(index + i) % len(FOLLOW_UPS)], True
+        i += 1
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def run_conversation(url: str, conv: Conversation, clock: dict, collection: str, top_k: int,
+                     auth: tuple[str, str] | None, ready: threading.Barrier) -> None:
+    """One session: connect, wait for the others, then ask until ``clock["deadline"]``."""
+    from gradio_client import Client
+
+    try:
+        client = Client(url, auth=auth, verbose=False)
+    finally:
+        ready.wait()  # the clock starts once every session is connected
+    script = _script(conv.index)
+    previous = ""
+    while time.monotonic() < clock["deadline"]:
+        question, follow_up = next(script)
+        started = time.perf_counter()
+        try:
+            _, messages, answer = client.predict(question, collection, top_k, api_name="/chat")
+        except Exception as exc:  # the client raises on server errors and timeouts
+            conv.errors.append(f"conversation {conv.index}: {type(exc).__name__}: {exc}")
+            return
+        conv.latencies_ms.append((time.perf_counter() - started) * 1000)
+        conv.questions.append(question)
+        if not answer:
+            shown = _text(messages[-1].get("content")) if messages else ""
+            conv.errors.append(f"conversation {conv.index}: no answer to {question!r}: {shown[:200]}")
+            continue
+        asked = [html.unescape(_text(m.get("content"))) for m in messages if m.get("role") == "user"]
+        if asked != conv.questions[-50:]:  # the chat keeps the last 50 turns
+            conv.history_errors.append(
+                f"conversation {conv.index}: history ends {asked[-3:]} instead of {conv.questions[-3:]}"
+            )
+        if follow_up and answer.get("backend") == "extractive":
+            if not str(answer.get("standalone_question", "")).startswith(previous):
+                conv.history_errors.append(
+                    f"conversation {conv.index}: {question!r} read as {answer.get('standalone_question')!r}, "
+                    f"not after {previous!r}"
+                )
+        if not follow_up:
+            previous = str(answer.get("standalone_question") or question)
+
+
+def run_load(url: str, conversations: int = 8, seconds: float = 60.0, collection: str = "default",
+             top_k: int = 5, auth: tuple[str, str] | None = None) -> LoadResult:
+    """Drive ``conversations`` sessions against the chat at ``url`` for ``seconds``."""
+    from gradio_client import Client
+
+    # One answer first, so the figures are the steady state, not the server's first load.
+    Client(url, auth=auth, verbose=False).predict(TOPICS[0], collection, api_name="/ask")
+    convs = [Conversation(i) for i in range(conversations)]
+    ready = threading.Barrier(conversations + 1)
+    clock = {"deadline": float("inf")}
+    with ThreadPoolExecutor(max_workers=conversations) as pool:
+        futures = [
+            pool.submit(run_conversation, url, c, clock, collection, top_k, auth, ready) for c in convs
+        ]
+        ready.wait()
+        began = time.monotonic()
+        clock["deadline"] = began + seconds
+        for f in futures:
+            f.result()
+        elapsed = time.monotonic() - began
+    latencies = [ms for c in convs for ms in c.latencies_ms]
+    errors = [e for c in convs for e in c.errors]
+    history = [e for c in convs for e in c.history_errors]
+    return LoadResult(
+        conversations=conversations,
+        seconds=elapsed,
+        requests=len(latencies),
+        errors=len(errors),
+        history_errors=len(history),
+        requests_per_second=len(latencies) / elapsed if elapsed else 0.0,
+        p50_ms=statistics.median(latencies) if latencies else 0.0,
+        p95_ms=_percentile(latencies, 0.95),
+        max_ms=max(latencies, default=0.0),
+        turns_per_conversation=[len(c.latencies_ms) for c in convs],
+        examples=(errors + history)[:5],
+    )
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--url", help="a running web chat (default: start one on the sample article)")
+    ap.add_argument("--conversations", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--collection", default="default")
+    ap.add_argument("--top-k", type=int, default=5)
+    ap.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = ap.parse_args(argv)
+
+    proc = tmp = None
+    url = args.url
+    try:
+        if not url:
+            from assistant.api import Assistant
+            from assistant.samples import sample_files
+            from tests.ui_helpers import free_port, start_chat_process, wait_http
+
+            tmp = Path(tempfile.mkdtemp(prefix="bench-load-"))
+            Assistant(data_dir=tmp / "data", collection=args.collection).ingest(sample_files())
+            port = free_port()
+            log = tmp / "chat.log"
+            proc = start_chat_process(tmp / "data", port, log)
+            url = f"http://127.0.0.1:{port}/"
+            wait_http(url, timeout=180, proc=proc, log=log)
+        result = run_load(url, args.conversations, args.seconds, args.collection, args.top_k)
+    finally:
+        if proc is not None:
+            from tests.ui_helpers import stop
+
+            stop(proc)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    print(json.dumps(asdict(result), indent=2) if args.json else result.table())
+    return 0 if result.errors == 0 and result.history_errors == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
