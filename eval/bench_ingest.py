@@ -32,7 +32,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-WORK = ROOT / ".data" / "bench-ingest"
+# Full runs build the indexes eval/bench_retrieval.py then reuses; quick runs (--limit) their own.
+INDEX_ROOT = ROOT / ".data" / "index"
 
 
 def corpus(limit: int | None):
@@ -45,9 +46,10 @@ def corpus(limit: int | None):
 def run_plain(records, work: Path) -> dict:
     from eval.plain_llamaindex import build, write_files
 
-    files = work / "plain-files"
+    files = work / "plain-scifact-files"
+    shutil.rmtree(files, ignore_errors=True)
     write_files(records, files)
-    index = build(files, work / "plain-chroma", rebuild=True)
+    index = build(files, work / "plain-scifact", rebuild=True)
     t = index.timings
     return {"pipeline": "plain llama-index", "seconds": t["total"], "embed_seconds": t["embed"],
             "chunks": index.chunks, "index": index}
@@ -57,9 +59,10 @@ def run_ours(records, work: Path, backend: str) -> dict:
     from assistant.api import Assistant
     from assistant.config import load_settings
 
-    data = work / f"ours-{backend}"
+    defaults = load_settings({})
+    data = work / f"scifact-{defaults.chunk_tokens}-{defaults.chunk_overlap}-{backend}"
     shutil.rmtree(data, ignore_errors=True)
-    settings = load_settings({"data_dir": data, "collection": "bench", "embed_backend": backend})
+    settings = load_settings({"data_dir": data, "collection": "tune-scifact", "embed_backend": backend})
     a = Assistant(settings)
     a.embedder.embed(["load the model before the clock starts"])
     seconds = [0.0]
@@ -144,16 +147,19 @@ def quality(results: list[dict], limit_queries: int | None) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--limit", type=int, default=None, help="first N abstracts only (quick runs)")
-    ap.add_argument("--backends", default="onnx-int8,torch", help="our encoder backends to run")
+    ap.add_argument("--backends", default="onnx-int8", help="our encoder backends to run (e.g. onnx-int8,torch)")
     ap.add_argument("--skip-plain", action="store_true", help="leave out the plain llama-index pipeline")
     ap.add_argument("--encode-sample", type=int, default=1500, help="chunks for the encoder-only comparison")
     ap.add_argument("--no-quality", action="store_true", help="skip nDCG@10 on SciFact test")
-    ap.add_argument("--work", type=Path, default=WORK, help="where the indexes are built")
+    ap.add_argument("--work", type=Path, default=None,
+                    help="where the indexes are built (default .data/index, or .data/index/limit-N with --limit)")
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = ap.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if args.work is None:
+        args.work = INDEX_ROOT / f"limit-{args.limit}" if args.limit else INDEX_ROOT
     args.work.mkdir(parents=True, exist_ok=True)
 
     records = corpus(args.limit)
