@@ -39,33 +39,43 @@ def _punkt():
 
 # nltk/__init__ imports all of NLTK, and with it scipy.stats and scikit-learn for features
 # Punkt never uses (collocation statistics, scikit-learn classifiers): 1.2 of its 1.4 s.
-# Those imports are optional in NLTK (guarded by ``except ImportError``).
+# Those imports are optional in NLTK (each guarded by ``except ImportError``).
 _NLTK_EXTRAS = ("scipy.stats", "sklearn")
 
 
-def _import_nltk():
-    """``import nltk``, without its optional scipy.stats / scikit-learn parts when it is safe.
+class _SkipInThisThread:
+    """A meta-path finder that refuses ``_NLTK_EXTRAS`` to the thread importing nltk only."""
 
-    A new ``assistant ask`` process spends a quarter of its time on them otherwise. They are
-    hidden only while nltk itself is imported, only if nothing has imported them yet, and only
-    when this is the process's only thread (another thread importing them meanwhile would fail);
-    later imports of scipy.stats or sklearn work as usual.
+    def __init__(self) -> None:
+        self.thread = threading.get_ident()
+
+    def find_spec(self, name, path=None, target=None):
+        if threading.get_ident() == self.thread and any(name == m or name.startswith(m + ".") for m in _NLTK_EXTRAS):
+            raise ModuleNotFoundError(f"{name} is not needed for sentence splitting", name=name)
+        return None  # anything else, or any other thread: the usual finders
+
+
+def _import_nltk():
+    """``import nltk`` without its optional scipy.stats / scikit-learn parts (a new
+    ``assistant ask`` spends a quarter of its time on them otherwise).
+
+    Only this thread's imports are refused, only while nltk itself is being imported, and only
+    modules not imported yet: other threads, and later imports of scipy.stats or sklearn
+    anywhere, work as usual. NLTK then lacks the features that need them (Fisher's exact test
+    in collocations, its scikit-learn classifier wrapper), which this project does not use.
     """
     import sys
 
-    if "nltk" in sys.modules or threading.active_count() > 1:
+    if "nltk" in sys.modules:
         import nltk
 
         return nltk
-    hidden = [m for m in _NLTK_EXTRAS if m not in sys.modules]
-    for m in hidden:
-        sys.modules[m] = None  # type: ignore[assignment]  # makes "import m" raise ImportError
+    finder = _SkipInThisThread()
+    sys.meta_path.insert(0, finder)
     try:
         import nltk
     finally:
-        for m in hidden:
-            if sys.modules.get(m, 0) is None:
-                del sys.modules[m]
+        sys.meta_path.remove(finder)
     return nltk
 
 
