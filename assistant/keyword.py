@@ -190,11 +190,12 @@ class KeywordIndex:
 
         # bm25s wants a dense vocabulary of the terms present; map ours onto it.
         lengths = np.fromiter((len(a) for a in doc_terms), dtype=np.int64, count=len(doc_terms))
-        flat = np.concatenate(doc_terms).astype(np.int64) if lengths.sum() else np.zeros(0, dtype=np.int64)
-        present = np.unique(flat)
-        # Document frequency: distinct (chunk, term) pairs, counted per term.
-        pairs = np.unique(np.repeat(np.arange(len(doc_terms), dtype=np.int64), lengths) * (len(vocab) + 1) + flat)
-        df_counts = np.bincount(pairs % (len(vocab) + 1), minlength=len(vocab) + 1)
+        flat = np.concatenate(doc_terms) if lengths.sum() else np.zeros(0, dtype=np.int32)
+        present = np.flatnonzero(np.bincount(flat, minlength=len(vocab)))
+        df_counts = np.zeros(len(vocab), dtype=np.int64)
+        for arr in doc_terms:
+            if len(arr):
+                df_counts[np.unique(arr)] += 1
         df = {vocab[int(t)]: int(df_counts[t]) for t in present}
         remap = np.full(len(vocab) + 1, -1, dtype=np.int64)
         remap[present] = np.arange(len(present))

@@ -139,15 +139,15 @@ def discover(paths: Sequence[str | Path], resolved: dict[Path, str] | None = Non
         raise PathNotFound(f"no such file or directory: {', '.join(missing)}")
     files: list[Path] = []
     problems: list[FileResult] = []
-    seen: set[Path] = set()
+    seen: set[str] = set()
 
     def add(p: Path, real: str | None = None) -> None:
-        key = Path(real) if real else (p.resolve() if p.exists() else p.absolute())
+        key = real or str(p.resolve() if p.exists() else p.absolute())
         if key not in seen:
             seen.add(key)
             files.append(p)
             if resolved is not None and (real or p.exists()):
-                resolved[p] = str(key)
+                resolved[p] = key
 
     for raw in paths:
         root = Path(os.path.expanduser(str(raw)))
