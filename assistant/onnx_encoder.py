@@ -244,7 +244,7 @@ class OnnxEncoder:
         while i < len(order):
             longest = int(lengths[order[i]])
             size = max(1, min(max(batch_size, 1) * 4, MAX_BATCH_TOKENS // max(longest, 1)))
-            size = min(size, max(batch_size, 1)) if longest > 64 else size
+            size = min(size, max(batch_size, 1)) if longest > 64 or batch_size <= 1 else size
             # Every text is padded to the batch's longest: end the batch before padding would
             # add more than MAX_PADDING of the real tokens. Sentences of mixed lengths (the
             # extractive answerer's) otherwise cost up to 3x their real tokens.

@@ -7,8 +7,10 @@ evidence of answering (see ``evidence.py``), it abstains and lists the closest p
 
 from __future__ import annotations
 
+import threading
 import time
-from typing import Sequence
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Sequence
 
 from assistant.answer.base import (
     ABSTAIN_TEXT,
@@ -29,8 +31,12 @@ from assistant.answer.evidence import (
 )
 from assistant.types import Answer, Citation, Hit
 
+if TYPE_CHECKING:
+    import numpy as np
+
 
 QUOTE_GAP = " … "  # between non-adjacent excerpts of one passage
+SENTENCE_CACHE = 20_000  # sentence vectors kept (about 30 MB): follow-ups and popular passages reuse them
 
 
 class ExtractiveAnswerer:
@@ -40,6 +46,42 @@ class ExtractiveAnswerer:
         self.tools = tools
         self.max_sentences = max_sentences
         self.model = load_model(model_path)
+        self._vectors: OrderedDict[str, "np.ndarray"] = OrderedDict()
+        self._vectors_lock = threading.Lock()
+        self.cache_hits = 0
+        self.cache_misses = 0
+
+    def sentence_vectors(self, texts: Sequence[str]) -> "np.ndarray":
+        """One vector per sentence, each encoded alone and remembered by its text.
+
+        Alone, because the int8 encoder quantises activations per batch: a sentence encoded
+        with others gets a slightly different vector each time (and on this CPU one at a time
+        is no slower). So a sentence always has the same vector, and reusing it is exact.
+        """
+        import numpy as np
+
+        out: list = [None] * len(texts)
+        todo: dict[str, list[int]] = {}
+        with self._vectors_lock:
+            for i, text in enumerate(texts):
+                vec = self._vectors.get(text)
+                if vec is None:
+                    todo.setdefault(text, []).append(i)
+                else:
+                    self._vectors.move_to_end(text)
+                    out[i] = vec
+            self.cache_hits += len(texts) - sum(len(v) for v in todo.values())
+            self.cache_misses += len(todo)
+        if todo:
+            vecs = self.tools.embedder.embed(list(todo), batch_size=1)
+            with self._vectors_lock:
+                for (text, rows), vec in zip(todo.items(), vecs):
+                    for i in rows:
+                        out[i] = vec
+                    self._vectors[text] = vec
+                while len(self._vectors) > SENTENCE_CACHE:
+                    self._vectors.popitem(last=False)
+        return np.vstack(out) if out else np.zeros((0, 0), dtype=np.float32)
 
     def score(self, question: Question, hits: Sequence[Hit]) -> list[Candidate]:
         """Every sentence of ``hits`` with its probability of answering the question."""
@@ -49,7 +91,7 @@ class ExtractiveAnswerer:
         qvec = question.vector
         if qvec is None:
             qvec = self.tools.embedder.embed_query(question.standalone or question.text)
-        svecs = self.tools.embedder.embed([c.text for c in candidates])
+        svecs = self.sentence_vectors([c.text for c in candidates])
         featurize(question.text, hits, candidates, qvec, svecs, self.tools.idf, context=question.context)
         for c in candidates:
             c.probability = self.model.probability(c.features)
@@ -90,7 +132,7 @@ class ExtractiveAnswerer:
 
         def encode(indices: list[int]) -> None:
             if indices:
-                vecs = self.tools.embedder.embed([candidates[i].text for i in indices])
+                vecs = self.sentence_vectors([candidates[i].text for i in indices])
                 for i, v in zip(indices, vecs @ qvec):
                     cos[i] = float(v)
 
