@@ -188,25 +188,27 @@ class KeywordIndex:
     def _index(cls, ids, doc_terms, vocab, stamp, bm25s, doc_of, docs) -> "KeywordIndex":
         import numpy as np
 
-        # bm25s wants a dense vocabulary of the terms present; map ours onto it.
+        # bm25s wants a dense vocabulary of the terms present; map ours onto it. A chunk with
+        # no terms gets the EMPTY token (bm25s needs every document to have one).
+        n_vocab = len(vocab)
         lengths = np.fromiter((len(a) for a in doc_terms), dtype=np.int64, count=len(doc_terms))
-        flat = np.concatenate(doc_terms) if lengths.sum() else np.zeros(0, dtype=np.int32)
-        present = np.flatnonzero(np.bincount(flat, minlength=len(vocab)))
-        df_counts = np.zeros(len(vocab), dtype=np.int64)
-        for arr in doc_terms:
-            if len(arr):
-                df_counts[np.unique(arr)] += 1
-        df = {vocab[int(t)]: int(df_counts[t]) for t in present}
-        remap = np.full(len(vocab) + 1, -1, dtype=np.int64)
+        flat = np.concatenate(doc_terms).astype(np.int64) if lengths.sum() else np.zeros(0, dtype=np.int64)
+        empty = lengths == 0
+        if empty.any():
+            parts = [a.astype(np.int64) if len(a) else np.asarray([n_vocab]) for a in doc_terms]
+            flat, lengths = np.concatenate(parts), np.maximum(lengths, 1)
+        counts = np.bincount(flat, minlength=n_vocab + 1)
+        present = np.flatnonzero(counts[:n_vocab])
+        remap = np.full(n_vocab + 1, -1, dtype=np.int64)
         remap[present] = np.arange(len(present))
         empty_id = len(present)
-        corpus_ids = []
-        for arr in doc_terms:
-            corpus_ids.append(remap[arr].tolist() if len(arr) else [empty_id])
+        remap[n_vocab] = empty_id
         vocab_dict = {vocab[int(t)]: i for i, t in enumerate(present)}
         vocab_dict[EMPTY] = empty_id
-        bm25 = bm25s.BM25(k1=K1, b=B)
-        bm25.index((corpus_ids, vocab_dict), show_progress=False)
+        bm25 = _ArrayBM25(k1=K1, b=B)
+        bm25.index((_Corpus(remap[flat], lengths), vocab_dict), show_progress=False)
+        df_dense = bm25.doc_frequencies
+        df = {vocab[int(t)]: int(df_dense[i]) for i, t in enumerate(present)}
         return cls(bm25, ids, stamp, df, doc_terms, vocab, doc_of, docs)
 
     # --- disk ---------------------------------------------------------------------------
@@ -276,6 +278,57 @@ class KeywordIndex:
         except (OSError, ValueError):
             return None
 
+
+class _Corpus(list):
+    """Every chunk's terms as one flat array of term ids plus per-chunk lengths (a ``list`` so
+    that ``bm25s.BM25.index`` accepts it; only ``_ArrayBM25`` reads it)."""
+
+    def __init__(self, flat, lengths):
+        super().__init__()
+        self.flat, self.lengths = flat, lengths
+
+
+def _array_bm25():
+    import bm25s
+    import numpy as np
+
+    class ArrayBM25(bm25s.BM25):
+        """bm25s's index (Lucene BM25: the same formulas and matrix layout), built with array
+        operations instead of a Python loop per chunk: at 100k chunks, 1 s instead of 5."""
+
+        def build_index_from_ids(self, unique_token_ids, corpus_token_ids, show_progress=True, leave_progress=False):
+            if not isinstance(corpus_token_ids, _Corpus) or self.method != "lucene" or self.idf_method != "lucene":
+                return super().build_index_from_ids(unique_token_ids, corpus_token_ids, show_progress, leave_progress)
+            flat, lengths = corpus_token_ids.flat, corpus_token_ids.lengths
+            n_docs, n_vocab = len(lengths), len(unique_token_ids)
+            doc = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
+            pairs, tf = np.unique(doc * n_vocab + flat, return_counts=True)  # (chunk, term) with its count
+            pair_doc, pair_term = pairs // n_vocab, pairs % n_vocab
+            df = np.bincount(pair_term, minlength=n_vocab)
+            idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5)).astype(self.dtype)
+            avg_len = lengths.mean()
+            tf = tf.astype(self.dtype)
+            norm = (self.k1 * ((1 - self.b) + self.b * lengths[pair_doc] / avg_len)).astype(self.dtype)
+            scores = idf[pair_term] * (tf / (norm + tf))
+            order = np.argsort(pair_term * n_docs + pair_doc, kind="stable")  # column-major (CSC)
+            indptr = np.zeros(n_vocab + 1, dtype=np.int64)
+            np.cumsum(df, out=indptr[1:])
+            self.doc_frequencies = df
+            self.nonoccurrence_array = None  # Lucene BM25 has none
+            return {"data": scores[order].astype(self.dtype), "indices": pair_doc[order].astype(self.int_dtype),
+                    "indptr": indptr, "num_docs": n_docs}
+
+    return ArrayBM25
+
+
+def _ArrayBM25(**kwargs):
+    global _ArrayBM25_class
+    if _ArrayBM25_class is None:
+        _ArrayBM25_class = _array_bm25()
+    return _ArrayBM25_class(**kwargs)
+
+
+_ArrayBM25_class = None
 
 _MEMO: dict[str, KeywordIndex] = {}
 _MEMO_LOCK = threading.Lock()
