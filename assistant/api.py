@@ -44,6 +44,7 @@ class Assistant:
         self._lock = threading.RLock()
         self._collection = None
         self._answerer = None
+        self._local = threading.local()  # per-thread state of the question being answered
 
     # --- parts, loaded on first use -------------------------------------------------
     @property
@@ -90,7 +91,12 @@ class Assistant:
         from assistant.keyword import keyword_index
 
         def idf(term: str) -> float:
-            return keyword_index(self.settings, self.collection()).idf(term)
+            # Within ask(): the index of the question being answered (looking it up per term
+            # cost a store round trip each; about 20 per question).
+            index = getattr(self._local, "keyword", None)
+            if index is None:
+                index = keyword_index(self.settings, self.collection())
+            return index.idf(term)
 
         if self.settings.llm != "extractive":
             from assistant.answer.llm import LLMAnswerer
@@ -158,7 +164,12 @@ class Assistant:
             timings["rewrite"] = (time.perf_counter() - t) * 1000
             if rewritten:
                 query, context = rewritten, ""
-        retrieval = self.retriever().retrieve(query)
+        from assistant.keyword import keyword_index
+        from assistant.retrieve import Retriever
+
+        collection = self.collection()  # opened once per question, for retrieval and answering
+        retrieval = Retriever(self.settings, collection, self.embedder).retrieve(query)
+        self._local.keyword = keyword_index(self.settings, collection)
         q = Question(
             text=text,
             standalone=query,
@@ -167,17 +178,20 @@ class Assistant:
             vector=retrieval.query_vector,
         )
         stream = getattr(answerer, "answer_stream", None)
-        items = stream(q, retrieval.hits) if stream else _whole(answerer.answer(q, retrieval.hits))
-        for item in items:
-            if isinstance(item, Answer):
-                item.standalone_question = query
-                item.timings_ms = {
-                    **timings,
-                    "retrieval": retrieval.timings_ms.get("retrieval", 0.0),
-                    **item.timings_ms,
-                    "total": (time.perf_counter() - started) * 1000,
-                }
-            yield item
+        try:
+            items = stream(q, retrieval.hits) if stream else _whole(answerer.answer(q, retrieval.hits))
+            for item in items:
+                if isinstance(item, Answer):
+                    item.standalone_question = query
+                    item.timings_ms = {
+                        **timings,
+                        "retrieval": retrieval.timings_ms.get("retrieval", 0.0),
+                        **item.timings_ms,
+                        "total": (time.perf_counter() - started) * 1000,
+                    }
+                yield item
+        finally:
+            self._local.keyword = None
 
     def chat(self) -> "Chat":
         from assistant.chat import Chat

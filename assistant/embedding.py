@@ -190,12 +190,15 @@ class Embedder:
         return [len(ids) for ids in hf(list(texts), add_special_tokens=False)["input_ids"]]
 
     def embed(
-        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
+        self, texts: Sequence[str], progress: Callable[[int], None] | None = None, batch_size: int | None = None
     ) -> "np.ndarray":
         """Normalised float32 vectors, one row per text, in input order.
 
         ``progress`` is called with the number of texts finished after each slice.
+        ``batch_size`` overrides the configured one (1: each text alone, so its vector does
+        not depend on what else is encoded; int8 activations are quantised per batch).
         """
+        batch_size = batch_size or self.batch_size
         import numpy as np
 
         if not texts:
@@ -203,17 +206,17 @@ class Embedder:
         self._load()
         # Encode in slices so progress can be reported; both backends sort each slice by
         # length, which keeps padding low.
-        step = max(self.batch_size * 8, 1)
+        step = max(batch_size * 8, 256)
         out = []
         for i in range(0, len(texts), step):
             part = list(texts[i : i + step])
             if self._onnx is not None:
-                out.append(self._onnx.encode(part, self.batch_size))
+                out.append(self._onnx.encode(part, batch_size))
             else:
                 out.append(
                     self._model.encode(
                         part,
-                        batch_size=self.batch_size,
+                        batch_size=batch_size,
                         normalize_embeddings=True,
                         convert_to_numpy=True,
                         show_progress_bar=False,

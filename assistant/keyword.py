@@ -5,9 +5,11 @@ disk under the data directory, tagged with the collection's generation and chunk
 any ingest or forget changes one of them, and the next query rebuilds the index.
 
 Rebuilding is incremental: each chunk's terms are kept on disk under its id (ids are
-content-addressed, so an id always names the same text) with a hash of its title, and a
-rebuild reads and stems only the chunks it has not seen. Re-ingesting one changed file into
-a 100k-chunk collection re-stems that file, not the collection.
+content-addressed, so an id always names the same text) with its document's content hash
+(which covers the title too), and a rebuild lists the chunk ids (not their metadata), checks
+the hashes against the document list (``manifest.py``, cached), and reads and stems only
+chunks it has not seen or whose document changed. Re-ingesting one changed file into a
+100k-chunk collection re-stems that file, not the collection, and reads no other chunk.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from assistant.config import Settings
 from assistant.store import ChunkCollection
 from assistant.text import terms, terms_batch
+from assistant.types import DocumentRecord
 
 if TYPE_CHECKING:
     import numpy as np
@@ -40,25 +43,27 @@ def _cache_dir(settings: Settings, collection: str) -> Path:
     return settings.data_dir / "keyword" / where / collection
 
 
-def _title_key(title: str) -> str:
-    return hashlib.blake2b(title.encode("utf-8", "surrogatepass"), digest_size=6).hexdigest()
-
-
 class KeywordIndex:
     """A BM25 index over a fixed snapshot of a collection."""
 
     def __init__(self, bm25, ids: list[str], stamp: dict[str, Any], df: dict[str, int] | None = None,
-                 titles: list[str] | None = None, doc_terms: "list[np.ndarray] | None" = None,
-                 vocab: list[str] | None = None):
+                 doc_terms: "list[np.ndarray] | None" = None, vocab: list[str] | None = None,
+                 doc_of: "list[int] | None" = None, docs: list[tuple[str, str]] | None = None):
         self.bm25 = bm25
         self.ids = ids
         self.stamp = stamp
         self.df = df or {}
-        # For incremental rebuilds: per chunk, its title key and its terms as vocabulary ids.
-        self.titles = titles or []
+        # For incremental rebuilds: per chunk, its terms as vocabulary ids and its document
+        # (an index into ``docs``: (doc_id, content hash) as of when the chunk was stemmed).
         self.doc_terms = doc_terms or []
         self.vocab = vocab or []
+        self.doc_of = doc_of or []
+        self.docs = docs or []
         self._position: dict[str, int] | None = None
+
+    def drop_terms(self) -> None:
+        """Free what only a rebuild needs (it is on disk)."""
+        self.doc_terms, self.vocab, self.doc_of, self.docs = [], [], [], []
 
     @property
     def position(self) -> dict[str, int]:
@@ -105,71 +110,106 @@ class KeywordIndex:
     # --- building ----------------------------------------------------------------------
     @classmethod
     def build(cls, collection: ChunkCollection, stamp: dict[str, Any],
-              previous: "KeywordIndex | None" = None) -> "KeywordIndex":
-        """Index every chunk of ``collection``, reusing ``previous``'s terms for chunks it has."""
+              previous: "KeywordIndex | None" = None,
+              documents: "dict[str, DocumentRecord] | None" = None) -> "KeywordIndex":
+        """Index every chunk of ``collection``. With ``previous`` (and ``documents``, the
+        collection's document list), chunks ``previous`` has whose document is unchanged keep
+        their terms and are not read; the rest are read and stemmed."""
         import bm25s
         import numpy as np
 
-        ids: list[str] = []
-        titles: list[str] = []
-        title_text: dict[str, str] = {}
-        for cid, meta, _ in collection.scan(include=("metadatas",)):
-            title = str(meta.get("title", ""))
-            key = _title_key(title)
-            title_text.setdefault(key, title)
-            ids.append(cid)
-            titles.append(key)
-        if not ids:
-            return cls(None, [], stamp)
-
         vocab: list[str] = list(previous.vocab) if previous else []
         vocab_ids = {t: i for i, t in enumerate(vocab)}
-        known: dict[tuple[str, str], np.ndarray] = {}
-        if previous is not None and previous.doc_terms:
-            for cid, tkey, arr in zip(previous.ids, previous.titles, previous.doc_terms):
-                known[(cid, tkey)] = arr
-        doc_terms: list[np.ndarray | None] = [known.get((cid, tkey)) for cid, tkey in zip(ids, titles)]
-        missing = [i for i, arr in enumerate(doc_terms) if arr is None]
-        for start in range(0, len(missing), FETCH):
-            rows = missing[start : start + FETCH]
-            got = collection.raw.get(ids=[ids[i] for i in rows], include=["documents"])
-            text_of = dict(zip(got["ids"], got["documents"] or []))
-            stemmed = terms_batch([f"{title_text[titles[i]]}\n{text_of.get(ids[i]) or ''}" for i in rows])
-            for i, toks in zip(rows, stemmed):
-                arr = np.empty(len(toks), dtype=np.int32)
-                for j, t in enumerate(toks):
-                    tid = vocab_ids.get(t)
-                    if tid is None:
-                        tid = vocab_ids[t] = len(vocab)
-                        vocab.append(t)
-                    arr[j] = tid
-                doc_terms[i] = arr
-        return cls._index(ids, titles, doc_terms, vocab, stamp, bm25s)  # type: ignore[arg-type]
+        docs: list[tuple[str, str]] = []
+        doc_ids: dict[tuple[str, str], int] = {}
+
+        def doc_number(doc_id: str, digest: str) -> int:
+            key = (doc_id, digest)
+            n = doc_ids.get(key)
+            if n is None:
+                n = doc_ids[key] = len(docs)
+                docs.append(key)
+            return n
+
+        def to_ids(toks: list[str]) -> "np.ndarray":
+            arr = np.empty(len(toks), dtype=np.int32)
+            for j, t in enumerate(toks):
+                tid = vocab_ids.get(t)
+                if tid is None:
+                    tid = vocab_ids[t] = len(vocab)
+                    vocab.append(t)
+                arr[j] = tid
+            return arr
+
+        def stem(rows: list[tuple[str, dict[str, Any], str | None]]) -> list[tuple[str, int, "np.ndarray"]]:
+            texts = [f"{meta.get('title', '')}\n{text or ''}" for _, meta, text in rows]
+            return [(cid, doc_number(str(meta.get("doc_id", "")), str(meta.get("doc_hash", ""))), to_ids(toks))
+                    for (cid, meta, _), toks in zip(rows, terms_batch(texts))]
+
+        ids: list[str] = []
+        doc_of: list[int] = []
+        doc_terms: list[np.ndarray] = []
+        if previous is not None and previous.doc_terms and documents is not None:
+            # Which of the previous index's documents are unchanged (same content hash).
+            unchanged = [documents.get(d) is not None and documents[d].content_hash == h for d, h in previous.docs]
+            position = previous.position
+            listed = collection.ids()
+            want = [cid for cid in listed
+                    if (j := position.get(cid)) is None or not unchanged[previous.doc_of[j]]]
+            fresh: dict[str, tuple[str, int, np.ndarray]] = {}
+            for start in range(0, len(want), FETCH):
+                got = collection.raw.get(ids=want[start : start + FETCH], include=["metadatas", "documents"])
+                rows = list(zip(got["ids"], [m or {} for m in got["metadatas"] or []], got["documents"] or []))
+                for item in stem(rows):
+                    fresh[item[0]] = item
+            wanted = set(want)
+            for cid in listed:  # in the store's order, as a build from scratch has them
+                if cid in wanted:
+                    if cid not in fresh:  # deleted meanwhile
+                        continue
+                    _, number, arr = fresh[cid]
+                else:
+                    j = position[cid]
+                    number, arr = doc_number(*previous.docs[previous.doc_of[j]]), previous.doc_terms[j]
+                ids.append(cid)
+                doc_of.append(number)
+                doc_terms.append(arr)
+        else:
+            for page in collection.pages(include=("metadatas", "documents")):
+                for cid, number, arr in stem(page):
+                    ids.append(cid)
+                    doc_of.append(number)
+                    doc_terms.append(arr)
+        if not ids:
+            return cls(None, [], stamp)
+        return cls._index(ids, doc_terms, vocab, stamp, bm25s, doc_of, docs)
 
     @classmethod
-    def _index(cls, ids, titles, doc_terms, vocab, stamp, bm25s) -> "KeywordIndex":
+    def _index(cls, ids, doc_terms, vocab, stamp, bm25s, doc_of, docs) -> "KeywordIndex":
         import numpy as np
 
-        # bm25s wants a dense vocabulary of the terms present; map ours onto it.
+        # bm25s wants a dense vocabulary of the terms present; map ours onto it. A chunk with
+        # no terms gets the EMPTY token (bm25s needs every document to have one).
+        n_vocab = len(vocab)
         lengths = np.fromiter((len(a) for a in doc_terms), dtype=np.int64, count=len(doc_terms))
-        flat = np.concatenate(doc_terms) if lengths.sum() else np.zeros(0, dtype=np.int32)
-        present = np.unique(flat)
-        df_counts = np.zeros(len(vocab), dtype=np.int64)
-        for arr in doc_terms:
-            if len(arr):
-                df_counts[np.unique(arr)] += 1
-        df = {vocab[int(t)]: int(df_counts[t]) for t in present}
-        remap = np.full(len(vocab) + 1, -1, dtype=np.int64)
+        flat = np.concatenate(doc_terms).astype(np.int64) if lengths.sum() else np.zeros(0, dtype=np.int64)
+        empty = lengths == 0
+        if empty.any():
+            parts = [a.astype(np.int64) if len(a) else np.asarray([n_vocab]) for a in doc_terms]
+            flat, lengths = np.concatenate(parts), np.maximum(lengths, 1)
+        counts = np.bincount(flat, minlength=n_vocab + 1)
+        present = np.flatnonzero(counts[:n_vocab])
+        remap = np.full(n_vocab + 1, -1, dtype=np.int64)
         remap[present] = np.arange(len(present))
         empty_id = len(present)
-        corpus_ids = []
-        for arr in doc_terms:
-            corpus_ids.append(remap[arr].tolist() if len(arr) else [empty_id])
+        remap[n_vocab] = empty_id
         vocab_dict = {vocab[int(t)]: i for i, t in enumerate(present)}
         vocab_dict[EMPTY] = empty_id
-        bm25 = bm25s.BM25(k1=K1, b=B)
-        bm25.index((corpus_ids, vocab_dict), show_progress=False)
-        return cls(bm25, ids, stamp, df, titles, doc_terms, vocab)
+        bm25 = _ArrayBM25(k1=K1, b=B)
+        bm25.index((_Corpus(remap[flat], lengths), vocab_dict), show_progress=False)
+        df_dense = bm25.doc_frequencies
+        df = {vocab[int(t)]: int(df_dense[i]) for i, t in enumerate(present)}
+        return cls(bm25, ids, stamp, df, doc_terms, vocab, doc_of, docs)
 
     # --- disk ---------------------------------------------------------------------------
     def save(self, directory: Path) -> None:
@@ -186,8 +226,10 @@ class KeywordIndex:
             if self.doc_terms:
                 lengths = np.fromiter((len(a) for a in self.doc_terms), dtype=np.int64, count=len(self.doc_terms))
                 np.savez(tmp / "terms.npz", flat=np.concatenate(self.doc_terms).astype(np.int32),
-                         offsets=np.concatenate([[0], np.cumsum(lengths)]), titles=np.asarray(self.titles))
+                         offsets=np.concatenate([[0], np.cumsum(lengths)]),
+                         doc_of=np.asarray(self.doc_of, dtype=np.int32))
                 (tmp / "vocab.json").write_text(json.dumps(self.vocab))
+                (tmp / "docs.json").write_text(json.dumps(self.docs))
             # Swap in the new directory; a reader sees the old or the new one, never half.
             old = directory.with_name(directory.name + ".old")
             if directory.exists():
@@ -206,27 +248,87 @@ class KeywordIndex:
             ids = json.loads((directory / "ids.json").read_text())
             df = json.loads((directory / "df.json").read_text())
             bm25 = None
-            titles: list[str] = []
             doc_terms: list = []
             vocab: list[str] = []
+            doc_of: list[int] = []
+            docs: list[tuple[str, str]] = []
             if with_terms and (directory / "terms.npz").exists():
                 import numpy as np
 
                 data = np.load(directory / "terms.npz")
                 flat, offsets = data["flat"], data["offsets"]
-                titles = [str(t) for t in data["titles"]]
                 doc_terms = [flat[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
+                doc_of = data["doc_of"].tolist()
                 vocab = json.loads((directory / "vocab.json").read_text())
-                if len(doc_terms) != len(ids):
-                    titles, doc_terms, vocab = [], [], []
+                docs = [tuple(d) for d in json.loads((directory / "docs.json").read_text())]
+                if not (len(doc_terms) == len(doc_of) == len(ids)):
+                    doc_terms, vocab, doc_of, docs = [], [], [], []
             elif ids:
                 import bm25s
 
                 bm25 = bm25s.BM25.load(str(directory), show_progress=False, mmap=False)
-            return cls(bm25, ids, stamp, df, titles, doc_terms, vocab)
-        except (OSError, ValueError, KeyError):
+            return cls(bm25, ids, stamp, df, doc_terms, vocab, doc_of, docs)
+        except (OSError, ValueError, KeyError):  # missing, partial or an older format: rebuild
             return None
 
+    @staticmethod
+    def saved_stamp(directory: Path) -> dict[str, Any] | None:
+        try:
+            return json.loads((directory / "stamp.json").read_text())
+        except (OSError, ValueError):
+            return None
+
+
+class _Corpus(list):
+    """Every chunk's terms as one flat array of term ids plus per-chunk lengths (a ``list`` so
+    that ``bm25s.BM25.index`` accepts it; only ``_ArrayBM25`` reads it)."""
+
+    def __init__(self, flat, lengths):
+        super().__init__()
+        self.flat, self.lengths = flat, lengths
+
+
+def _array_bm25():
+    import bm25s
+    import numpy as np
+
+    class ArrayBM25(bm25s.BM25):
+        """bm25s's index (Lucene BM25: the same formulas and matrix layout), built with array
+        operations instead of a Python loop per chunk: at 100k chunks, 1 s instead of 5."""
+
+        def build_index_from_ids(self, unique_token_ids, corpus_token_ids, show_progress=True, leave_progress=False):
+            if not isinstance(corpus_token_ids, _Corpus) or self.method != "lucene" or self.idf_method != "lucene":
+                return super().build_index_from_ids(unique_token_ids, corpus_token_ids, show_progress, leave_progress)
+            flat, lengths = corpus_token_ids.flat, corpus_token_ids.lengths
+            n_docs, n_vocab = len(lengths), len(unique_token_ids)
+            doc = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
+            pairs, tf = np.unique(doc * n_vocab + flat, return_counts=True)  # (chunk, term) with its count
+            pair_doc, pair_term = pairs // n_vocab, pairs % n_vocab
+            df = np.bincount(pair_term, minlength=n_vocab)
+            idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5)).astype(self.dtype)
+            avg_len = lengths.mean()
+            tf = tf.astype(self.dtype)
+            norm = (self.k1 * ((1 - self.b) + self.b * lengths[pair_doc] / avg_len)).astype(self.dtype)
+            scores = idf[pair_term] * (tf / (norm + tf))
+            order = np.argsort(pair_term * n_docs + pair_doc, kind="stable")  # column-major (CSC)
+            indptr = np.zeros(n_vocab + 1, dtype=np.int64)
+            np.cumsum(df, out=indptr[1:])
+            self.doc_frequencies = df
+            self.nonoccurrence_array = None  # Lucene BM25 has none
+            return {"data": scores[order].astype(self.dtype), "indices": pair_doc[order].astype(self.int_dtype),
+                    "indptr": indptr, "num_docs": n_docs}
+
+    return ArrayBM25
+
+
+def _ArrayBM25(**kwargs):
+    global _ArrayBM25_class
+    if _ArrayBM25_class is None:
+        _ArrayBM25_class = _array_bm25()
+    return _ArrayBM25_class(**kwargs)
+
+
+_ArrayBM25_class = None
 
 _MEMO: dict[str, KeywordIndex] = {}
 _MEMO_LOCK = threading.Lock()
@@ -241,13 +343,16 @@ def keyword_index(settings: Settings, collection: ChunkCollection) -> KeywordInd
         cached = _MEMO.get(key)
         if cached is not None and cached.stamp == stamp:
             return cached
-        index = KeywordIndex.load(directory)
+        index = KeywordIndex.load(directory) if KeywordIndex.saved_stamp(directory) == stamp else None
         if index is None or index.stamp != stamp:
+            from assistant import manifest
+
             previous = cached if cached is not None and cached.doc_terms else KeywordIndex.load(directory, with_terms=True)
-            index = KeywordIndex.build(collection, stamp, previous)
+            documents = manifest.load(settings, collection) if previous is not None and previous.doc_terms else None
+            index = KeywordIndex.build(collection, stamp, previous, documents)
             try:
                 index.save(directory)
-                index.doc_terms, index.titles, index.vocab = [], [], []  # on disk for the next rebuild
+                index.drop_terms()  # on disk for the next rebuild
             except OSError:
                 pass  # a read-only data dir still answers; it just rebuilds next time
         _MEMO[key] = index

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 PAGE = 2000  # rows per Chroma get() call when scanning a collection
+ID_PAGE = 50_000  # ids per get() call when listing ids only
 WRITE_BATCH = 1000  # rows per upsert; Chroma caps batch size
 
 
@@ -193,6 +194,7 @@ class ChunkCollection:
         self.raw = raw
         self.name = raw.name
         self.client_key = client_key
+        self._count: int | None = None
 
     # --- collection-level facts -------------------------------------------------
     @property
@@ -214,14 +216,25 @@ class ChunkCollection:
         meta["updated_at"] = _now()
         meta.pop("hnsw:space", None)  # legacy key; configuration holds the space
         self.raw.modify(metadata=meta)
+        self._count = None
         _LOADED_GENERATION[(self.client_key, self.name)] = meta["generation"]  # written through this client
 
     def count(self) -> int:
-        return self.raw.count()
+        """Chunks in the collection, as of this object's first count or its last write.
+
+        Counting is not free (about 10 ms at 100k chunks, a round trip to a server), and a
+        question asks several times; the collection is opened anew for each question, so a
+        count cached on this object is never older than the question. Writes through this
+        object reset it.
+        """
+        if self._count is None:
+            self._count = self.raw.count()
+        return self._count
 
     # --- writing -------------------------------------------------------------------
     def upsert(self, chunks: Sequence[Chunk], embeddings: "np.ndarray", docs: dict[str, dict[str, Any]]) -> None:
         """Write chunks (idempotent: ids are deterministic)."""
+        self._count = None
         for i in range(0, len(chunks), WRITE_BATCH):
             part = chunks[i : i + WRITE_BATCH]
             self.raw.upsert(
@@ -232,12 +245,18 @@ class ChunkCollection:
             )
 
     def delete_ids(self, ids: Sequence[str]) -> None:
+        self._count = None
         for i in range(0, len(ids), WRITE_BATCH):
             self.raw.delete(ids=list(ids[i : i + WRITE_BATCH]))
 
     # --- reading -------------------------------------------------------------------
     def scan(self, include: Sequence[str] = ("metadatas",)) -> Iterator[tuple[str, dict[str, Any], str | None]]:
         """Every (id, metadata, document-or-None) in the collection, page by page."""
+        for page in self.pages(include):
+            yield from page
+
+    def pages(self, include: Sequence[str] = ("metadatas",)) -> Iterator[list[tuple[str, dict[str, Any], str | None]]]:
+        """The collection as lists of (id, metadata, document-or-None), ``PAGE`` at a time."""
         offset = 0
         while True:
             page = self.raw.get(include=list(include), limit=PAGE, offset=offset)
@@ -246,11 +265,21 @@ class ChunkCollection:
                 return
             metas = page.get("metadatas") or [{}] * len(ids)
             texts = page.get("documents") or [None] * len(ids)
-            for cid, meta, text in zip(ids, metas, texts):
-                yield cid, meta or {}, text
+            yield [(cid, meta or {}, text) for cid, meta, text in zip(ids, metas, texts)]
             offset += len(ids)
             if len(ids) < PAGE:
                 return
+
+    def ids(self) -> list[str]:
+        """Every chunk id, in the order ``scan`` gives them (reading no metadata: cheap)."""
+        out: list[str] = []
+        offset = 0
+        while True:
+            ids = self.raw.get(include=[], limit=ID_PAGE, offset=offset)["ids"]
+            out.extend(ids)
+            offset += len(ids)
+            if len(ids) < ID_PAGE:
+                return out
 
     def documents(self) -> dict[str, DocumentRecord]:
         """The manifest: every document with its hash and how many of its chunks are present."""
@@ -304,12 +333,12 @@ class ChunkCollection:
 
     def query(self, embedding: "np.ndarray", k: int) -> list[tuple[Chunk, float]]:
         """Nearest chunks by cosine similarity, best first."""
-        n = self.count()
-        if n == 0:
+        # Chroma returns all chunks when asked for more than it has: no count needed.
+        if self._count == 0:
             return []
         res = self.raw.query(
             query_embeddings=[embedding],
-            n_results=min(k, n),
+            n_results=max(k, 1),
             include=["documents", "metadatas", "distances"],
         )
         out = []

@@ -31,10 +31,25 @@ def _stemmer():
         return None
 
 
+class _Uncombined(dict):
+    """``str.translate`` table that drops combining marks (filled in as characters are met)."""
+
+    def __missing__(self, code: int) -> int | None:
+        kept = None if unicodedata.combining(chr(code)) else code
+        self[code] = kept
+        return kept
+
+
+_UNCOMBINED = _Uncombined()
+
+
 def normalize(text: str) -> str:
     """Lowercase, strip accents (so "café" matches "cafe")."""
-    text = unicodedata.normalize("NFKD", text.lower())
-    return "".join(ch for ch in text if not unicodedata.combining(ch))
+    if text.isascii():  # nothing to strip
+        return text.lower()
+    # translate() instead of a per-character generator: stemming 100k chunks spent most of
+    # its time here.
+    return unicodedata.normalize("NFKD", text.lower()).translate(_UNCOMBINED)
 
 
 def words(text: str) -> list[str]:

@@ -230,7 +230,7 @@ def featurize(
     hits: Sequence[Hit],
     candidates: list[Candidate],
     question_vector: "np.ndarray",
-    sentence_vectors: "np.ndarray",
+    sentence_vectors: "np.ndarray | None",
     idf: Callable[[str], float],
     context: str = "",
 ) -> None:
@@ -241,7 +241,8 @@ def featurize(
     kind = expected_type(question)
     key = sorted(qt.terms, key=lambda t: -qt.weights[t])[:2]
     q_bigrams = list(zip(qt.terms, qt.terms[1:]))
-    cos = sentence_vectors @ question_vector if len(candidates) else np.zeros(0)
+    # Without sentence vectors the two cosine features are left at 0 (filled in by the caller).
+    cos = sentence_vectors @ question_vector if len(candidates) and sentence_vectors is not None else np.zeros(len(candidates))
     best = float(cos.max()) if len(candidates) else 0.0
     term_lists = [_term_set(c.text) for c in candidates]
     passage_terms = [set(_term_set(h.chunk.text)) for h in hits]
@@ -286,9 +287,11 @@ class EvidenceModel:
     margin: float  # other sentences within this of the best may join the answer
     info: dict = field(default_factory=dict)
 
+    def logit(self, features: dict[str, float]) -> float:
+        return self.bias + sum(self.weights.get(name, 0.0) * features.get(name, 0.0) for name in FEATURES)
+
     def probability(self, features: dict[str, float]) -> float:
-        z = self.bias + sum(self.weights.get(name, 0.0) * features.get(name, 0.0) for name in FEATURES)
-        return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
+        return sigmoid(self.logit(features))
 
     def to_json(self) -> str:
         return json.dumps(
@@ -296,6 +299,10 @@ class EvidenceModel:
              "threshold": self.threshold, "margin": self.margin, "info": self.info},
             indent=2,
         )
+
+
+def sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
 
 
 # Used only when no calibration file is present: a hand-set, conservative model.
