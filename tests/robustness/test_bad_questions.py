@@ -31,7 +31,7 @@ def check_well_formed(answer: Answer, question: str) -> None:
     else:
         assert answer.citations
     for c in answer.citations:
-        assert c.quote and c.quote in c.passage  # quoted verbatim from the passage
+        assert c.quote and all(part in c.passage for part in c.quote.split(" … "))  # verbatim excerpts
     for c in answer.related:  # the closest passages: quotes on one line, shortened with "…"
         assert c.quote and " ".join(c.quote.rstrip("…").split()) in " ".join(c.passage.split())
     assert all(c.source for c in [*answer.citations, *answer.related])
