@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 if TYPE_CHECKING:
     import numpy as np
 
-EXPORT_VERSION = 1  # bump when the export recipe changes: old exports are ignored
+EXPORT_VERSION = 2  # bump when the export recipe changes: old exports are ignored
 OPSET = 17
 FILES = {"onnx": "model.onnx", "onnx-int8": "model-int8.onnx"}
 # Texts per batch are capped by tokens too, so a batch of long passages stays cache-friendly
@@ -127,7 +127,7 @@ def export(model_path: str | Path, cache_dir: str | Path, kind: str = "onnx-int8
         if not fp32.exists():
             _export_fp32(Path(model_path), fp32, layout)
         if kind == "onnx-int8":
-            _quantize(fp32, target)
+            _quantize(_fused(fp32, Path(model_path)), target)
         (target_dir / "export.json").write_text(json.dumps({**layout, "export_version": EXPORT_VERSION,
                                                              "source": str(model_path)}, indent=1))
         return target
@@ -185,6 +185,28 @@ def _export_fp32(model_path: Path, target: Path, layout: dict) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _fused(fp32: Path, model_path: Path) -> Path:
+    """The fp32 graph with onnxruntime's transformer fusions (SkipLayerNorm, BiasGelu), which the
+    int8 model runs about 1.5x faster with; the plain graph when the optimiser cannot run."""
+    config = _read_json(model_path / "config.json")
+    target = fp32.with_name("model-fused.onnx")
+    if target.exists():
+        return target
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        from onnxruntime.transformers.optimizer import optimize_model
+
+        model = optimize_model(str(fp32), model_type="bert", num_heads=int(config.get("num_attention_heads", 0)),
+                               hidden_size=int(config.get("hidden_size", 0)), opt_level=1)
+        model.save_model_to_file(str(tmp))
+        os.replace(tmp, target)
+        return target
+    except Exception:  # an unusual graph: quantise the plain one
+        return fp32
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def _quantize(fp32: Path, target: Path) -> None:
     import logging
 
@@ -195,7 +217,11 @@ def _quantize(fp32: Path, target: Path) -> None:
     level = root.level
     root.setLevel(logging.ERROR)  # "please consider pre-processing" is advice, not a problem
     try:
-        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True)
+        import onnx
+
+        quantize_dynamic(str(fp32), str(tmp), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True,
+                         # fused operators come from another domain: shape inference cannot type them
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
         os.replace(tmp, target)
     finally:
         root.setLevel(level)

@@ -125,7 +125,8 @@ def build(files_dir: Path, persist_dir: Path, collection: str = "plain", rebuild
         model.encode = timed
 
     t0 = time.perf_counter()
-    documents = SimpleDirectoryReader(str(files_dir)).load_data()
+    # exclude_hidden=False: our work dir is under .data, which the reader would otherwise skip
+    documents = SimpleDirectoryReader(str(files_dir), exclude_hidden=False).load_data()
     timings["read"] = time.perf_counter() - t0
     if not built:
         storage = StorageContext.from_defaults(vector_store=store)

@@ -3,7 +3,7 @@
     python -m eval.tune_retrieval --chunking 256:0 --chunking 200:40     # grids, printed as tables
 
 For each chunking it indexes SciFact and the SQuAD passages through the real pipeline (cached
-under ``.data/tune``), then takes each query's candidates once: the dense top ``--depth`` and
+under ``.data/index``), then takes each query's candidates once: the dense top ``--depth`` and
 the BM25 top ``--depth`` with exact scores of both signals for their union. The fusion methods
 of ``assistant/fusion.py`` are then compared on those candidates in memory, over
 
@@ -31,7 +31,7 @@ from assistant.config import load_settings
 from eval import metrics as M
 
 ROOT = Path(__file__).resolve().parents[1]
-TUNE_DIR = ROOT / ".data" / "tune"
+INDEX_ROOT = ROOT / ".data" / "index"  # indexes shared with eval/bench_retrieval.py
 
 
 @dataclass
@@ -50,7 +50,7 @@ class QueryCandidates:
     keyword_ideal: float  # BM25 of a document holding every query term (see fusion.keyword_ceiling)
 
 
-def settings_for(dataset: str, chunk_tokens: int, overlap: int, backend: str, data_root: Path = TUNE_DIR, **extra):
+def settings_for(dataset: str, chunk_tokens: int, overlap: int, backend: str, data_root: Path = INDEX_ROOT, **extra):
     tag = f"{dataset}-{chunk_tokens}-{overlap}-{backend}"
     return load_settings({
         "data_dir": data_root / tag, "collection": f"tune-{dataset}", "chunk_tokens": chunk_tokens,
@@ -178,6 +178,13 @@ def methods(rrf_k: int = 60, depth: int = 30) -> dict[str, Callable[[QueryCandid
     }
     for w in (1.0, 0.7, 0.5):
         out[f"rrf kw={w}"] = masked(lambda c, w=w: F.rrf_scores(c.dense_rank, c.keyword_rank, rrf_k, 1.0, w))
+    from assistant.config import load_settings
+
+    s = load_settings({})
+    for low, high, wmin in ((s.fusion_coverage_low, s.fusion_coverage_high, s.fusion_min_dense_weight),
+                            (0.10, 0.26, 0.5), (0.15, 0.20, 0.5), (0.12, 0.20, 0.4), (0.12, 0.20, 0.6)):
+        out[f"adaptive {low}-{high} w>={wmin}"] = masked(
+            lambda c, lo=low, hi=high, w=wmin: F.adaptive(c.dense, c.keyword, c.keyword_ideal, lo, hi, w)[0])
     for a in (0.3, 0.4, 0.5, 0.6, 0.7):
         out[f"minmax a={a}"] = masked(lambda c, a=a: F.convex(c.dense, c.keyword, a, "minmax"))
         out[f"z a={a}"] = masked(lambda c, a=a: F.convex(c.dense, c.keyword, a, "zscore"))
