@@ -192,14 +192,13 @@ class KeywordIndex:
         # no terms gets the EMPTY token (bm25s needs every document to have one).
         n_vocab = len(vocab)
         lengths = np.fromiter((len(a) for a in doc_terms), dtype=np.int64, count=len(doc_terms))
-        flat = np.concatenate(doc_terms).astype(np.int64) if lengths.sum() else np.zeros(0, dtype=np.int64)
-        empty = lengths == 0
-        if empty.any():
-            parts = [a.astype(np.int64) if len(a) else np.asarray([n_vocab]) for a in doc_terms]
-            flat, lengths = np.concatenate(parts), np.maximum(lengths, 1)
+        flat = np.concatenate(doc_terms).astype(np.int32) if lengths.sum() else np.zeros(0, dtype=np.int32)
+        if (lengths == 0).any():
+            parts = [a if len(a) else np.asarray([n_vocab], dtype=np.int32) for a in doc_terms]
+            flat, lengths = np.concatenate(parts).astype(np.int32), np.maximum(lengths, 1)
         counts = np.bincount(flat, minlength=n_vocab + 1)
         present = np.flatnonzero(counts[:n_vocab])
-        remap = np.full(n_vocab + 1, -1, dtype=np.int64)
+        remap = np.full(n_vocab + 1, -1, dtype=np.int32)
         remap[present] = np.arange(len(present))
         empty_id = len(present)
         remap[n_vocab] = empty_id
@@ -301,21 +300,29 @@ def _array_bm25():
                 return super().build_index_from_ids(unique_token_ids, corpus_token_ids, show_progress, leave_progress)
             flat, lengths = corpus_token_ids.flat, corpus_token_ids.lengths
             n_docs, n_vocab = len(lengths), len(unique_token_ids)
-            doc = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
-            pairs, tf = np.unique(doc * n_vocab + flat, return_counts=True)  # (chunk, term) with its count
-            pair_doc, pair_term = pairs // n_vocab, pairs % n_vocab
+            # (chunk, term) pairs with their counts, sorted by chunk then term. Temporaries are
+            # dropped as soon as possible: at 100k chunks each array is tens of megabytes.
+            key = np.repeat(np.arange(n_docs, dtype=np.int64) * n_vocab, lengths)
+            key += flat
+            pairs, tf = np.unique(key, return_counts=True)
+            del key
+            pair_doc = (pairs // n_vocab).astype(np.int32)
+            pair_term = (pairs % n_vocab).astype(np.int32)
+            del pairs
             df = np.bincount(pair_term, minlength=n_vocab)
             idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5)).astype(self.dtype)
-            avg_len = lengths.mean()
             tf = tf.astype(self.dtype)
-            norm = (self.k1 * ((1 - self.b) + self.b * lengths[pair_doc] / avg_len)).astype(self.dtype)
-            scores = idf[pair_term] * (tf / (norm + tf))
-            order = np.argsort(pair_term * n_docs + pair_doc, kind="stable")  # column-major (CSC)
+            norm = (self.k1 * ((1 - self.b) + self.b * lengths / lengths.mean())).astype(self.dtype)
+            scores = idf[pair_term] * (tf / (norm[pair_doc] + tf))
+            del tf
+            order = np.argsort(pair_term, kind="stable")  # by term, then chunk: column-major (CSC)
+            del pair_term
             indptr = np.zeros(n_vocab + 1, dtype=np.int64)
             np.cumsum(df, out=indptr[1:])
             self.doc_frequencies = df
             self.nonoccurrence_array = None  # Lucene BM25 has none
-            return {"data": scores[order].astype(self.dtype), "indices": pair_doc[order].astype(self.int_dtype),
+            return {"data": scores[order].astype(self.dtype, copy=False),
+                    "indices": pair_doc[order].astype(self.int_dtype, copy=False),
                     "indptr": indptr, "num_docs": n_docs}
 
     return ArrayBM25

@@ -33,7 +33,6 @@ FILES = {"onnx": "model.onnx", "onnx-int8": "model-int8.onnx"}
 # Texts per batch are capped by tokens too, so a batch of long passages stays cache-friendly
 # and a batch of short sentences can be large.
 MAX_BATCH_TOKENS = 8192
-MAX_PADDING = 1.25  # a batch's padded size at most this times its real tokens (see encode)
 
 
 class Unsupported(Exception):
@@ -271,18 +270,7 @@ class OnnxEncoder:
             longest = int(lengths[order[i]])
             size = max(1, min(max(batch_size, 1) * 4, MAX_BATCH_TOKENS // max(longest, 1)))
             size = min(size, max(batch_size, 1)) if longest > 64 or batch_size <= 1 else size
-            # Every text is padded to the batch's longest: end the batch before padding would
-            # add more than MAX_PADDING of the real tokens. Sentences of mixed lengths (the
-            # extractive answerer's) otherwise cost up to 3x their real tokens.
-            real = 0
-            n = 0
-            while n < size and i + n < len(order):
-                nxt = int(lengths[order[i + n]])
-                if n and (n + 1) * longest > MAX_PADDING * (real + nxt):
-                    break
-                real += nxt
-                n += 1
-            idx = order[i : i + n]
+            idx = order[i : i + size]
             ids = np.zeros((len(idx), longest), dtype=np.int64)
             types = np.zeros_like(ids)
             mask = np.zeros_like(ids)

@@ -23,7 +23,7 @@ from assistant.types import Chunk, DocumentRecord
 if TYPE_CHECKING:
     import numpy as np
 
-PAGE = 2000  # rows per Chroma get() call when scanning a collection
+PAGE = 2000  # rows per Chroma get() call when scanning a collection (larger pages: faster, more memory)
 ID_PAGE = 50_000  # ids per get() call when listing ids only
 WRITE_BATCH = 1000  # rows per upsert; Chroma caps batch size
 
