@@ -146,7 +146,8 @@ def _export_fp32(model_path: Path, target: Path, layout: dict) -> None:
     except ImportError:  # pragma: no cover
         pass
 
-    model = AutoModel.from_pretrained(str(model_path)).eval()
+    # A local directory (the packaged weights); local_files_only: never a hub lookup.
+    model = AutoModel.from_pretrained(str(model_path), local_files_only=True).eval()
     normalize = layout["normalize"]
 
     class SentenceEncoder(torch.nn.Module):
