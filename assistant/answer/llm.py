@@ -97,12 +97,12 @@ class _MemoEmbedder:
         self.size = size
         self._memo: OrderedDict[str, object] = OrderedDict()
 
-    def embed(self, texts):
+    def embed(self, texts, progress=None, batch_size=None):
         import numpy as np
 
         missing = [t for t in dict.fromkeys(texts) if t not in self._memo]
         if missing:
-            for t, v in zip(missing, self.embedder.embed(missing)):
+            for t, v in zip(missing, self.embedder.embed(missing, batch_size=batch_size)):
                 self._memo[t] = v
         out = []
         for t in texts:
