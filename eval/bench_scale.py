@@ -534,6 +534,17 @@ class Report:
                 ("config", "environment", "build", "reingest", "keyword", "ask", "retrieval", "memory", "notes")}
 
 
+def encoder_signature(settings) -> str:
+    """The encoder the base vectors come from (model, backend, export recipe): cached base
+    vectors are only reused with the same one."""
+    from assistant import onnx_encoder
+    from assistant.embedding import embedder_for
+
+    backend = embedder_for(settings).backend
+    recipe = f"export-v{onnx_encoder.EXPORT_VERSION}" if backend.startswith("onnx") else ""
+    return f"{settings.embed_model}|{backend}|{recipe}"
+
+
 def _settings(cfg: Config, index_dir: Path, chroma_url: str):
     from assistant.config import load_settings
 
@@ -651,6 +662,7 @@ def build(cfg: Config, settings, corpus: Path, index_dir: Path, book: VectorBook
         "seconds": round(seconds, 1),
         "peak_rss_mb": round(peak_rss_mb(), 0),
         "noise": cfg.noise,
+        "encoder": report.environment.get("encoder", ""),
     }
     marker.write_text(json.dumps(report.build))
 
@@ -855,7 +867,9 @@ def run(cfg: Config) -> Report:
     corpus = cfg.data_dir / f"corpus-{cfg.source}-{cfg.chunks}"
     index_dir = cfg.data_dir / cfg.label
     index_dir.mkdir(parents=True, exist_ok=True)
-    book = VectorBook(cfg.data_dir / "base-vectors.npz")
+    encoder = encoder_signature(_settings(cfg, index_dir, ""))
+    report.environment["encoder"] = encoder
+    book = VectorBook(cfg.data_dir / f"base-vectors-{hashlib.sha1(encoder.encode()).hexdigest()[:10]}.npz")
 
     with contextlib.ExitStack() as stack:
         url = cfg.chroma_url
@@ -894,6 +908,10 @@ def run(cfg: Config) -> Report:
     )
     if report.build.get("cached"):
         report.notes.append(f"build figures are from the cached build of {report.build.get('built_at')}")
+        built_with = report.build.get("encoder") or "an encoder not recorded (an older build)"
+        if built_with != report.environment.get("encoder"):
+            report.notes.append(f"the cached collection's vectors were made with {built_with}; questions were "
+                                f"encoded with {report.environment.get('encoder')}")
     return report
 
 
@@ -907,7 +925,7 @@ def table(rows: list[tuple[str, str]], title: str) -> str:
 def format_report(r: Report) -> str:
     c, b, ri, kw, a, rt, m, e = r.config, r.build, r.reingest, r.keyword, r.ask, r.retrieval, r.memory, r.environment
     out = [f"Scale benchmark: {c['chunks']:,} chunks target, {('synthetic' if c['synthetic'] else 'SciFact + SQuAD')} base, "
-           f"store {e.get('store')}",
+           f"store {e.get('store')}, encoder {e.get('encoder')}",
            f"machine: {e['cpus']} CPUs, load average at start {e['load_at_start']}, at end {e.get('load_at_end')}", ""]
     out.append(table([
         ("chunks in collection", f"{b['chunks']:,}"),
