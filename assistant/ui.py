@@ -362,7 +362,7 @@ class ChatApp:
                         f"Add files to the selected collection ({escape_text(supported_types_text())}; "
                         f"up to {min(s.ui_max_upload_mb, s.max_file_mb):g} MB each, "
                         f"{s.ui_max_upload_files} at a time). Uploading a file again is a no-op; "
-                        "a new version with the same name replaces the old one."
+                        "a different file with a name already taken is kept beside it as name (2)."
                     )
                     uploads = gr.File(
                         file_count="multiple",

@@ -1,8 +1,9 @@
 """Files uploaded through the web chat: checked, named safely, kept under the data dir, ingested.
 
 An upload is stored as ``<data_dir>/uploads/<collection>/<safe name>`` and ingested from there,
-so uploading the same file again is "unchanged" and uploading a new version of it (same name)
-replaces the old one in the index. Names are reduced to a plain file name (no directories, no
+so uploading the same file again is "unchanged". A different file under a name already taken
+is kept beside it as ``name (2).ext`` (two different ``report.pdf`` both stay answerable);
+remove the one you no longer want. Names are reduced to a plain file name (no directories, no
 ``..``, no control characters), so an upload can never be written outside that folder.
 """
 
@@ -114,41 +115,61 @@ def store_and_ingest(
     return results
 
 
+def _destination(folder: Path, name: str, data: bytes) -> Path:
+    """The stored file holding exactly ``data`` under ``name`` or ``name (n)``, else the first
+    of those names that is free."""
+    stem, dot, suffix = name.rpartition(".")
+    if not dot:
+        stem, suffix = name, ""
+    for n in range(1, 10_000):
+        candidate = folder / (name if n == 1 else f"{stem} ({n}){dot}{suffix}")
+        try:
+            if not candidate.exists():
+                return candidate
+            if candidate.is_file() and candidate.stat().st_size == len(data) and candidate.read_bytes() == data:
+                return candidate
+        except OSError:
+            continue
+    raise OSError(f"too many uploads named {name}")
+
+
 def _store_one(assistant, folder: Path, name: str, data: bytes) -> UploadResult:
     folder.mkdir(parents=True, exist_ok=True)
-    dest = folder / name
+    try:
+        dest = _destination(folder, name, data)
+    except OSError as exc:
+        return UploadResult(name, "skipped", str(exc))
+    name = dest.name
     # Belt and braces: the name is already a plain file name.
     if dest.resolve().parent != folder.resolve():
         return UploadResult(name, "skipped", "bad file name")
-    previous = dest.read_bytes() if dest.is_file() else None
-    if previous != data:
+    existed = dest.is_file()  # then it holds these very bytes: an unchanged re-upload
+    if not existed:
         tmp = folder / f".{name}.partial"
         tmp.write_bytes(data)
         os.replace(tmp, dest)
     try:
         report = assistant.ingest([dest])
     except Exception:
-        _restore(dest, previous)
+        _discard(dest, existed)
         raise
     result = next((r for r in report.results), None)
     if result is None:
-        _restore(dest, previous)
+        _discard(dest, existed)
         return UploadResult(name, "skipped", "nothing was ingested")
     if result.status == "skipped":
-        _restore(dest, previous)
+        _discard(dest, existed)
         return UploadResult(name, "skipped", result.reason)
     return UploadResult(name, result.status, result.reason, result.chunks)
 
 
-def _restore(dest: Path, previous: bytes | None) -> None:
+def _discard(dest: Path, existed: bool) -> None:
     """Put the uploads folder back as it was before a failed upload."""
-    try:
-        if previous is None:
+    if not existed:
+        try:
             dest.unlink(missing_ok=True)
-        else:
-            dest.write_bytes(previous)
-    except OSError:
-        pass
+        except OSError:
+            pass
 
 
 def is_upload(settings: Settings, source: str) -> bool:

@@ -2,8 +2,10 @@
 
 A chunk is a run of whole sentences whose word-piece count fits the budget; the next chunk
 repeats trailing sentences up to the overlap. A sentence longer than the budget is cut at
-word boundaries. Chunk text is always ``text[start:end]`` of the input, so offsets are exact,
-and every non-whitespace character of the input lands in at least one chunk.
+word boundaries (a word longer than the budget, into windows). Chunks are packed by adding
+word-piece counts, then checked by counting the joined text, since counts do not always add
+up. Chunk text is always ``text[start:end]`` of the input, so offsets are exact, and every
+non-whitespace character of the input lands in at least one chunk.
 """
 
 from __future__ import annotations
@@ -26,34 +28,20 @@ class Piece:
 
 
 def _split_long(text: str, start: int, end: int, count: TokenCounter, budget: int) -> list[Piece]:
-    """Cut an over-long sentence into word-boundary windows of at most ``budget`` tokens."""
+    """An over-long sentence as pieces of at most ``budget`` tokens: its words, and a word
+    longer than the budget (a URL, base64, CJK without spaces) cut into windows."""
     words = [(start + m.start(), start + m.end()) for m in re.finditer(r"\S+", text[start:end])]
     counts = count([text[s:e] for s, e in words])
     units: list[Piece] = []
     for (s, e), n in zip(words, counts):
         if n <= budget:
             units.append(Piece(s, e, n))
-        else:  # one "word" longer than the budget (a URL, base64, CJK without spaces)
+        else:
             step = max(budget // 2, 1)
             for cs in range(s, e, step):
                 ce = min(cs + step, e)
                 units.append(Piece(cs, ce, count([text[cs:ce]])[0]))
-    out: list[Piece] = []
-    i = 0
-    while i < len(units):
-        j, total = i, 0
-        while j < len(units) and (total + units[j].tokens <= budget or j == i):
-            total += units[j].tokens
-            j += 1
-        # Windows cut from one word do not add up: "0000" can take more word pieces than
-        # "00" and "00". Count the joined text and give back windows until it fits.
-        total = count([text[units[i].start : units[j - 1].end]])[0]
-        while total > budget and j - 1 > i:
-            j -= 1
-            total = count([text[units[i].start : units[j - 1].end]])[0]
-        out.append(Piece(units[i].start, units[j - 1].end, total))
-        i = j
-    return out
+    return units
 
 
 def chunk_spans(text: str, count: TokenCounter, budget: int, overlap: int) -> list[tuple[int, int]]:
@@ -68,14 +56,32 @@ def chunk_spans(text: str, count: TokenCounter, budget: int, overlap: int) -> li
             pieces.append(Piece(s, e, n))
         else:
             pieces.extend(_split_long(text, s, e, count, budget))
-    chunks: list[tuple[int, int]] = []
-    i = 0
-    while i < len(pieces):
+
+    def fits(i: int, j: int) -> bool:
+        return count([text[pieces[i].start : pieces[j - 1].end]])[0] <= budget
+
+    def end_of_chunk(i: int) -> int:
+        """One past the last piece of the chunk starting at piece ``i``."""
         j, total = i, 0
         while j < len(pieces) and (total + pieces[j].tokens <= budget or j == i):
             total += pieces[j].tokens
             j += 1
+        # Word pieces do not always add up (windows cut from one word, joined again, can
+        # take more pieces than apart): count the joined text and give back pieces until it
+        # fits. One piece always fits on its own.
+        while j - 1 > i and not fits(i, j):
+            j -= 1
+        return j
+
+    chunks: list[tuple[int, int]] = []
+    i, last = 0, -1  # last: the previous chunk's last piece
+    while i < len(pieces):
+        j = end_of_chunk(i)
+        if j - 1 <= last:  # the overlap left no room for new text: start after the previous chunk
+            i = last + 1
+            j = end_of_chunk(i)
         chunks.append((pieces[i].start, pieces[j - 1].end))
+        last = j - 1
         if j >= len(pieces):
             break
         # Start the next chunk with trailing sentences worth at most ``overlap`` tokens,

@@ -23,9 +23,13 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 
-from tests import corpora  # noqa: E402
+from tests import corpora, properties  # noqa: E402
 
 SAMPLE = Path(__file__).resolve().parents[1] / "assistant" / "samples" / "us-strikes-iran-militias.txt"
+
+
+def pytest_report_header(config):
+    return properties.describe()
 
 
 @pytest.fixture(scope="session")

@@ -70,10 +70,30 @@ def test_upload_is_stored_under_the_data_dir_and_ingested_once(assistant, tmp_pa
     again = store_and_ingest(assistant, [("skerry.txt", src)])
     assert again[0].status == "unchanged"
 
-    changed = _write(tmp_path / "in" / "tmp456", "The lighthouse on Skerry Island was painted red in 1920.")
-    assert store_and_ingest(assistant, [("skerry.txt", changed)])[0].status == "updated"
-    assert "red" in stored.read_text()
-    assert len(assistant.sources()) == 1
+
+
+def test_a_different_file_with_a_taken_name_is_kept_beside_the_first(assistant, tmp_path):
+    first = _write(tmp_path / "in" / "a", "The ferry to Inishmore leaves at nine in the morning.")
+    second = _write(tmp_path / "in" / "b", "The Aran sweaters are knitted from undyed bainin wool.")
+    assert [(r.name, r.status) for r in store_and_ingest(assistant, [("report.txt", first)])] == [("report.txt", "added")]
+    assert [(r.name, r.status) for r in store_and_ingest(assistant, [("report.txt", second)])] == [
+        ("report (2).txt", "added")
+    ]
+    # Either one again is recognised as the file already stored under its name.
+    assert [(r.name, r.status) for r in store_and_ingest(assistant, [("report.txt", second)])] == [
+        ("report (2).txt", "unchanged")
+    ]
+    assert [(r.name, r.status) for r in store_and_ingest(assistant, [("report.txt", first)])] == [("report.txt", "unchanged")]
+    folder = upload_dir(assistant.settings)
+    assert sorted(p.name for p in folder.iterdir()) == ["report (2).txt", "report.txt"]
+    assert (folder / "report.txt").read_text() == "The ferry to Inishmore leaves at nine in the morning."
+    assert sorted(Path(d.source).name for d in assistant.sources()) == ["report (2).txt", "report.txt"]
+    ferry = assistant.ask("When does the ferry to Inishmore leave?")
+    assert not ferry.abstained and "nine" in ferry.text
+    assert Path(ferry.citations[0].source).name == "report.txt"
+    wool = assistant.ask("What wool are Aran sweaters knitted from?")
+    assert not wool.abstained and "bainin" in wool.text
+    assert Path(wool.citations[0].source).name == "report (2).txt"
 
 
 def test_refused_and_unreadable_uploads_leave_nothing_behind(assistant, tmp_path):

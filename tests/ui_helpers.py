@@ -79,7 +79,9 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 def launch_browser(playwright):
-    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    from tests import requires
+
+    return playwright.chromium.launch(executable_path=requires.command(CHROMIUM, "chromium"), args=CHROMIUM_ARGS)
 
 
 def open_chat(browser, url: str):

@@ -7,6 +7,7 @@ repeat itself, so the ChatML prompt is built here and generation stops on ``<|im
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import threading
@@ -43,6 +44,21 @@ _MODELS: dict[tuple[str, int, int], tuple[object, threading.Lock]] = {}
 _MODELS_LOCK = threading.Lock()
 
 
+def _close_models() -> None:
+    """Free the models while the interpreter is whole: llama.cpp's ``__del__`` run during
+    teardown finds its modules gone ("Exception ignored ... 'NoneType' object is not callable")."""
+    with _MODELS_LOCK:
+        models = [model for model, _ in _MODELS.values()]
+        _MODELS.clear()
+    for model in models:
+        close = getattr(model, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:  # noqa: BLE001 - best effort at exit
+                pass
+
+
 def _load(path: Path, n_ctx: int, threads: int):
     """One llama.cpp model per (file, context, threads) per process, with a lock: a llama.cpp
     context serves one generation at a time."""
@@ -53,6 +69,9 @@ def _load(path: Path, n_ctx: int, threads: int):
                 from llama_cpp import Llama
             except ImportError:
                 raise BackendError(f"local: llama-cpp-python is not installed. Fix: {INSTALL_HINT}") from None
+            if not _MODELS:  # registered after llama_cpp's own exit handlers, so it runs before them
+                atexit.unregister(_close_models)
+                atexit.register(_close_models)
             try:
                 model = Llama(
                     model_path=str(path),

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from assistant.errors import AssistantError, EmptyQuestion, QuestionTooLong
 from assistant.types import Answer
+from tests.properties import examples
 
 pytestmark = pytest.mark.robustness
 
@@ -113,7 +114,7 @@ questions = st.one_of(
 history = st.lists(st.one_of(st.text(max_size=80), st.tuples(st.text(max_size=80), st.text(max_size=80))), max_size=3)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(question=questions, turns=history)
 def test_any_text_gets_a_clear_error_or_a_well_formed_answer(sample_assistant, question, turns):
     try:

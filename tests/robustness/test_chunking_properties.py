@@ -7,8 +7,6 @@ ingest must produce exactly the chunk ids of an in-process one.)"""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -16,10 +14,11 @@ from hypothesis import strategies as st
 from assistant.embedding import get_embedder
 from ingest.chunking import chunk_spans
 from ingest.readers import ParsedDocument, Section
+from tests.properties import examples
 
 pytestmark = pytest.mark.robustness
 
-FAST = settings(max_examples=int(os.environ.get("CHUNK_EXAMPLES", 60)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +53,8 @@ documents = st.one_of(prose, st.text(max_size=1500))
 # only repeated the end of the one before.
 @example(text="0" * 40 + " ", budget=6, overlap_share=0.0)
 @example(text="0. A 0 0000000000 ", budget=6, overlap_share=0.5)
+# Pieces of one long sentence were packed by adding their counts, never checked joined.
+@example(text="0 0000000000000000000000000000000000000000 A A A AABJBVHK ", budget=6, overlap_share=0.1695)
 def test_every_character_lands_in_a_chunk_that_fits_the_budget(count, text, budget, overlap_share):
     overlap = int(budget * overlap_share)
     spans = chunk_spans(text, count, budget, overlap)
