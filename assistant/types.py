@@ -33,7 +33,7 @@ class Hit:
     """A chunk returned by retrieval for a query.
 
     ``score`` is the cosine similarity of the chunk to the query (what users see);
-    ``fused`` is the fusion score that ordered the hits (see assistant/retrieve.py).
+    ``fused`` is the fusion score that ordered the hits (see assistant/retrieve/retriever.py).
     """
 
     chunk: Chunk

@@ -1,7 +1,7 @@
 """BEIR-format retrieval benchmarks (SciFact in ../shared/eval-data/scifact).
 
     assistant eval --beir ../shared/eval-data/scifact --split test
-    python -m eval.beir ../shared/eval-data/scifact --split train   # same thing
+    assistant eval scifact-train                                    # the shipped suite
 
 A BEIR directory holds ``corpus.jsonl`` (or ``.jsonl.gz``: ``{"_id", "title", "text"}``),
 ``queries.jsonl`` (``{"_id", "text"}``) and ``qrels/<split>.tsv`` (``query-id corpus-id score``).
@@ -14,7 +14,6 @@ SciFact: tune on ``train``, report on ``test`` (never tune on test).
 
 from __future__ import annotations
 
-import argparse
 import csv
 import gzip
 import json
@@ -26,24 +25,14 @@ from typing import Any, Iterator
 from assistant.config import Settings, load_settings
 from assistant.errors import AssistantError
 from eval import metrics as M
-from eval.datasets import find_data
-from eval.results import RETRIEVAL_METRICS, EvalResults
+from eval.metrics import MODE_LABELS, RETRIEVAL_METRICS
+from eval.results import EvalResults
 from eval.suite import SuiteError, pick
+from eval.suite import find_beir_dir as find_dir
 
 MODES = ("dense", "keyword", "fused")
-MODE_LABELS = {"dense": "dense", "keyword": "BM25", "fused": "fused (RRF)"}
 RANK_DEPTH = 10
 RANK_CHUNKS = 30  # chunks fetched to rank 10 distinct documents (abstracts may span chunks)
-
-
-def find_dir(path: str | Path | None = None, name: str = "scifact") -> Path:
-    """A BEIR directory: ``path``, or the shared eval data's ``name``."""
-    if path is not None:
-        p = Path(path).expanduser()
-        if not (p / "queries.jsonl").exists():
-            raise SuiteError(f"{p} is not a BEIR directory: queries.jsonl is missing")
-        return p
-    return find_data(name, "queries.jsonl")
 
 
 def corpus_file(directory: Path) -> Path:
@@ -111,7 +100,7 @@ def run_beir(
     out_dir: str | Path | None = None,
 ) -> EvalResults:
     """Ingest the corpus (incrementally) and score retrieval of ``split``'s queries per mode."""
-    from assistant.api import Assistant
+    from assistant.client import Assistant
 
     directory = find_dir(directory)
     name = name or f"beir-{directory.name}"
@@ -139,7 +128,7 @@ def run_beir(
 
     # Load the keyword index and the encoder before the clock starts (steady-state latency).
     for mode in modes:
-        assistant.retrieve("warm up", k=RANK_CHUNKS, mode=mode)
+        assistant.retrieve.retriever("warm up", k=RANK_CHUNKS, mode=mode)
 
     records: list[dict[str, Any]] = []
     bar = None
@@ -155,7 +144,7 @@ def run_beir(
             rec: dict[str, Any] = {"id": qid, "question": queries[qid], "relevant": grades, "modes": {}}
             for mode in modes:
                 t_mode = time.perf_counter()
-                retrieval = assistant.retrieve(queries[qid], k=RANK_CHUNKS, mode=mode)
+                retrieval = assistant.retrieve.retriever(queries[qid], k=RANK_CHUNKS, mode=mode)
                 mode_seconds[mode] += time.perf_counter() - t_mode
                 docs = []
                 for h in retrieval.hits:
@@ -231,32 +220,3 @@ def run_beir(
     if out_dir is not None:
         results.write(out_dir)
     return results
-
-
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m eval.beir", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("dir", help="BEIR dataset directory (corpus.jsonl[.gz], queries.jsonl, qrels/)")
-    ap.add_argument("--split", default="test", help="qrels split: test (report) or train (tune)")
-    ap.add_argument("--data-dir", help="data dir; the index goes to DATA_DIR/eval (default: the user data dir)")
-    ap.add_argument("--out", help="write results.json and report.html here")
-    ap.add_argument("--limit", type=int)
-    args = ap.parse_args(argv)
-    from eval.cli import main as eval_main
-
-    forwarded = ["--beir", args.dir, "--split", args.split]
-    if args.data_dir:
-        forwarded += ["--data-dir", args.data_dir]
-    if args.out:
-        forwarded += ["--out", args.out]
-    if args.limit:
-        forwarded += ["--limit", str(args.limit)]
-    return eval_main(forwarded)
-
-
-if __name__ == "__main__":
-    try:
-        raise SystemExit(main())
-    except AssistantError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(1)

@@ -48,9 +48,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--corpus", action="append", metavar="PATH",
                    help="ingest these files/directories (or a .jsonl of {id,title,text} records) "
                         "instead of the suite's corpus; repeatable")
-    if "--llm" not in p._option_string_actions:  # the LLM backends may add --llm to every command
-        p.add_argument("--llm", metavar="SPEC",
-                       help="answer with this backend: extractive (default), local, openai:MODEL, ollama:MODEL")
     p.add_argument("--judge", nargs="?", const="auto", metavar="SPEC",
                    help="also grade answers with an LLM judge (prompts/judge.md): local, openai:MODEL[@URL], "
                         "ollama:MODEL[@URL]; bare --judge uses the configured LLM")
@@ -110,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         from eval.judge import judge_for
         from eval.runner import eval_settings
 
-        judge = judge_for(args.judge, eval_settings(settings, suite, llm=getattr(args, "llm", None)))
+        judge = judge_for(args.judge, eval_settings(settings, suite, answerer=getattr(args, "answerer", None)))
 
     from eval.runner import run_suite
 
@@ -123,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         limit=args.limit,
         sample=args.sample,
         seed=args.seed,
-        llm=getattr(args, "llm", None),
+        answerer=getattr(args, "answerer", None),
         judge=judge,
         progress=not quiet,
         beir_split=args.split,
@@ -157,18 +154,18 @@ def run(args: argparse.Namespace) -> int:
 def _settings(args: argparse.Namespace):
     """The configured settings (command line > env > config file), without the collection:
     an eval picks its own unless --collection names one."""
+    from assistant.cli_options import cli_overrides
     from assistant.config import resolve
 
-    keys = ("data_dir", "chroma_url", "embed_model", "top_k")
-    cli = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    cli = cli_overrides(args, ("data_dir", "chroma_url", "embed_model", "top_k"))
     return resolve(cli=cli, config_file=getattr(args, "config", None)).settings
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from assistant.cli import _config_options
+    from assistant.cli_options import config_options
 
     p = argparse.ArgumentParser(prog="python -m eval", description=DESCRIPTION, epilog=EPILOG,
-                                parents=[_config_options()], formatter_class=argparse.RawDescriptionHelpFormatter)
+                                parents=[config_options()], formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(p)
     return p
 

@@ -129,9 +129,6 @@ def _clip(text: str, limit: int) -> str:
 
 def configured_llm(settings: Any) -> str:
     """The LLM the assistant is configured to answer with, or "" for the extractive default."""
-    spec = str(getattr(settings, "llm", "") or "")
-    if spec and spec != "extractive":
-        return spec
     answerer = str(getattr(settings, "answerer", "") or "")
     if answerer and answerer != "extractive":
         return answerer

@@ -13,7 +13,31 @@ import math
 import re
 import string
 from collections import Counter
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
+
+# The metrics each kind of run reports, in the order they are shown.
+QA_METRICS = (
+    "hit@5", "recall@10", "mrr", "ndcg@10",
+    "em", "f1", "containment",
+    "citation_precision", "citation_recall",
+    "abstention_precision", "abstention_recall",
+    "latency_p50_ms", "latency_p95_ms",
+)
+RETRIEVAL_METRICS = ("ndcg@10", "recall@10", "recall@5", "hit@1", "hit@5", "hit@10", "mrr")
+MODE_LABELS = {"dense": "dense", "keyword": "BM25", "fused": "fused (RRF)"}
+
+
+def fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.1f}" if abs(value) >= 10 else f"{value:.3f}"
+    return str(value)
+
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCT = set(string.punctuation)

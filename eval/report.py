@@ -11,9 +11,12 @@ from __future__ import annotations
 import html
 import math
 import re
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
-from eval.results import QA_METRICS, RETRIEVAL_METRICS, EvalResults, fmt
+from eval.metrics import MODE_LABELS, QA_METRICS, RETRIEVAL_METRICS, fmt
+
+if TYPE_CHECKING:
+    from eval.results import EvalResults
 
 OUTCOME_ORDER = ("correct", "partial", "wrong", "wrong_abstention", "correct_abstention", "missed_abstention",
                  "answered", "error", "found", "missed")
@@ -107,8 +110,6 @@ def latency_stages(metrics: dict[str, Any]) -> list[str]:
 
 
 def MODE_LABEL(mode: str) -> str:  # noqa: N802 - reads as a table
-    from eval.beir import MODE_LABELS
-
     return MODE_LABELS.get(mode, mode)
 
 

@@ -17,19 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from assistant.errors import AssistantError
+from eval.metrics import QA_METRICS, RETRIEVAL_METRICS, fmt  # noqa: F401 - re-exported
 from eval.metrics import lower_is_better
 
 # The names every QA run reports (null when not computable), in display order.
-QA_METRICS = (
-    "hit@5", "recall@10", "mrr", "ndcg@10",
-    "em", "f1", "containment",
-    "citation_precision", "citation_recall",
-    "abstention_precision", "abstention_recall",
-    "latency_p50_ms", "latency_p95_ms",
-)
-RETRIEVAL_METRICS = ("ndcg@10", "recall@10", "recall@5", "hit@1", "hit@5", "hit@10", "mrr")
-
-
 class GateError(AssistantError):
     """A --fail-under / --fail-over gate names a metric the run does not have, or a bad value."""
 
@@ -135,17 +126,6 @@ def parse_gates(specs: list[str] | None, *, upper: bool = False) -> dict[str, fl
         out[name] = number
     return out
 
-
-def fmt(value: Any) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return f"{value:.1f}" if abs(value) >= 10 else f"{value:.3f}"
-    return str(value)
 
 
 def _clean(value: Any) -> Any:

@@ -35,12 +35,12 @@ def eval_settings(
     suite: Suite,
     *,
     collection: str | None = None,
-    llm: str | None = None,
+    answerer: str | None = None,
 ) -> Settings:
     """The settings an eval runs with: its own data dir and collection when it has a corpus."""
     changes: dict[str, Any] = {}
-    if llm:
-        changes.update(llm_overrides(llm))
+    if answerer:
+        changes["answerer"] = answerer
     if suite.has_corpus or suite.beir is not None:
         # Suites over the same corpus (SQuAD tune/report, SciFact train/test) share one index.
         changes["data_dir"] = base.data_dir / "eval"
@@ -48,15 +48,6 @@ def eval_settings(
     elif collection:
         changes["collection"] = collection
     return base.replace(**changes) if changes else base
-
-
-def llm_overrides(spec: str) -> dict[str, Any]:
-    """Settings that select the LLM ``spec`` for answering (``extractive`` for none)."""
-    from assistant.config import FIELD_NAMES
-
-    if "llm" in FIELD_NAMES:  # the LLM backends' setting, when present
-        return {"llm": spec} if spec != "extractive" else {"llm": "", "answerer": "extractive"}
-    return {"answerer": spec}
 
 
 def apply_corpus(suite: Suite, corpus: str | Path | Sequence[str | Path] | None) -> Suite:
@@ -90,7 +81,7 @@ def run_suite(
     limit: int | None = None,
     sample: int | None = None,
     seed: int = 0,
-    llm: str | None = None,
+    answerer: str | None = None,
     judge: Any = None,
     progress: bool = False,
     beir_split: str | None = None,
@@ -100,13 +91,13 @@ def run_suite(
 
     ``corpus`` replaces the suite's corpus; ``collection`` the eval collection's name;
     ``settings``/``overrides`` configure the assistant as ``Assistant(...)`` would;
-    ``limit``/``sample``+``seed`` pick questions; ``llm`` picks the answering backend;
+    ``limit``/``sample``+``seed`` pick questions; ``answerer`` how answers are written (``extractive``, ``local``, ``openai:MODEL``...);
     ``judge`` is an ``eval.judge`` judge (or a spec string) for the optional LLM judge.
     With ``out_dir``, results.json and report.html are written there.
     """
     suite = apply_corpus(load_suite(suite), corpus)
     base = settings.replace(**overrides) if settings else load_settings(overrides)
-    s = eval_settings(base, suite, collection=collection, llm=llm)
+    s = eval_settings(base, suite, collection=collection, answerer=answerer)
     if suite.beir is not None:
         from eval.beir import run_beir
 
@@ -131,7 +122,7 @@ def _log(progress: bool, message: str) -> None:
 
 
 def _run_qa(suite: Suite, settings: Settings, *, limit, sample, seed, judge, progress) -> EvalResults:
-    from assistant.api import Assistant
+    from assistant.client import Assistant
 
     started = time.time()
     assistant = Assistant(settings)
@@ -209,7 +200,7 @@ def _run_qa(suite: Suite, settings: Settings, *, limit, sample, seed, judge, pro
 
 def _settings_summary(s: Settings) -> dict[str, Any]:
     keys = ("answerer", "embed_model", "embed_backend", "top_k", "fetch_k", "fusion", "rrf_k", "dense_weight", "keyword_weight",
-            "chunk_tokens", "chunk_overlap", "max_answer_sentences", "llm")
+            "chunk_tokens", "chunk_overlap", "max_answer_sentences")
     return {k: str(getattr(s, k)) if isinstance(getattr(s, k), Path) else getattr(s, k) for k in keys if hasattr(s, k)}
 
 
@@ -232,7 +223,7 @@ def ask_question(assistant, q: SuiteQuestion):
     """Ask ``q`` (after its earlier turns, in one conversation). Returns (answer, earlier answers)."""
     if not q.turns:
         return assistant.ask(q.question), []
-    chat = assistant.chat()
+    chat = assistant.client()
     earlier = [chat.ask(t) for t in q.turns]
     return chat.ask(q.question), earlier
 
@@ -299,7 +290,7 @@ def evaluate_question(assistant, q: SuiteQuestion, judge: Any = None) -> dict[st
                         for c in answer.related],
         })
         try:
-            retrieval = assistant.retrieve(rec["standalone_question"], k=RANK_CHUNKS)
+            retrieval = assistant.retrieve.retriever(rec["standalone_question"], k=RANK_CHUNKS)
             rec["retrieved"] = ranked_documents(retrieval.hits, q.sources)
         except AssistantError as exc:
             rec["retrieved"] = []

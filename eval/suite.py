@@ -302,12 +302,22 @@ def _squad_section(suite: Suite, section: Any, path: Path) -> None:
         suite.description = f"SQuAD 2.0 dev, questions of articles {articles}"
 
 
-def _beir_section(suite: Suite, section: Any, path: Path) -> None:
-    from eval import beir
+def find_beir_dir(path: str | Path | None = None, name: str = "scifact") -> Path:
+    """A BEIR directory: ``path``, or the shared eval data's ``name``."""
+    from eval.datasets import find_data
 
+    if path is not None:
+        p = Path(path).expanduser()
+        if not (p / "queries.jsonl").exists():
+            raise SuiteError(f"{p} is not a BEIR directory: queries.jsonl is missing")
+        return p
+    return find_data(name, "queries.jsonl")
+
+
+def _beir_section(suite: Suite, section: Any, path: Path) -> None:
     if not isinstance(section, dict):
         raise SuiteError(f"{path}: [beir] must be a table (dir, split)")
-    directory = beir.find_dir(_data_dir(section.get("dir"), path), section.get("name", "scifact"))
+    directory = find_beir_dir(_data_dir(section.get("dir"), path), section.get("name", "scifact"))
     split = str(section.get("split", "test"))
     suite.beir = BeirSpec(directory, split)
     suite.corpus_label = f"BEIR {directory.name} corpus from {directory}"

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from assistant.config import Settings
-from assistant import manifest as manifests
-from assistant.embedding import Embedder, embedder_for
+from assistant.index import manifest as manifests
+from assistant.embed.encoder import Embedder, embedder_for
 from assistant.errors import AssistantError, ConfigError, IngestLocked, PathNotFound
-from assistant.store import ChunkCollection, Store
+from assistant.index.store import ChunkCollection, Store
 from assistant.types import Chunk, DocumentRecord
 from ingest.chunking import chunk_id, chunk_spans
 from ingest.readers import READERS, SECTION_SEPARATOR, ParsedDocument, Section, Unreadable, parse

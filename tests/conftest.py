@@ -35,7 +35,7 @@ def pytest_report_header(config):
 @pytest.fixture(scope="session")
 def sample_data_dir(tmp_path_factory) -> Path:
     """A data directory holding the sample article, ingested once per test session."""
-    from assistant.api import Assistant
+    from assistant.client import Assistant
 
     data_dir = tmp_path_factory.mktemp("sample-index")
     report = Assistant(data_dir=data_dir, collection="sample").ingest([SAMPLE])
@@ -45,7 +45,7 @@ def sample_data_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def sample_assistant(sample_data_dir):
-    from assistant.api import Assistant
+    from assistant.client import Assistant
 
     return Assistant(data_dir=sample_data_dir, collection="sample")
 

@@ -90,11 +90,11 @@ def test_bad_questions_give_clear_errors(sample_assistant):
 
 
 def test_missing_collection_and_empty_index_are_errors(data_dir):
-    from assistant.api import Assistant
+    from assistant.client import Assistant
 
     with pytest.raises(CollectionNotFound, match="ingest"):
         Assistant(data_dir=data_dir, collection="nothing-here").ask("anything?")
-    from assistant.store import Store
+    from assistant.index.store import Store
 
     a = Assistant(data_dir=data_dir, collection="empty-one")
     Store(a.settings).open("empty-one", create=True)

@@ -1,4 +1,4 @@
-"""The scale benchmark (eval/bench_scale.py) at a tiny scale, on generated text.
+"""The scale benchmark (eval/bench/scale.py) at a tiny scale, on generated text.
 
 It runs the benchmark's whole path on ~1,500 chunks (no eval data needed) and checks what its
 report claims: the collection has the size asked for, copies got their base chunk's vector
@@ -14,7 +14,7 @@ import json
 import numpy as np
 import pytest
 
-from eval import bench_scale as B
+from eval.bench import scale as B
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def test_tiny_collection_has_the_size_asked_for_and_copies_of_the_base(tiny):
 
 @pytest.mark.slow
 def test_a_copy_is_a_separate_document_whose_vectors_are_near_its_base(tiny):
-    from assistant.store import Store
+    from assistant.index.store import Store
 
     cfg, r = tiny
     settings = B._settings(cfg, cfg.data_dir / cfg.label, "")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.api import Assistant
+from assistant.client import Assistant
 from assistant.errors import StoreUnavailable
 
 SAMPLE = Path(__file__).resolve().parents[1] / "assistant" / "samples" / "us-strikes-iran-militias.txt"

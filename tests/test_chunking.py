@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.embedding import get_embedder
+from assistant.embed.encoder import get_embedder
 from ingest.chunking import chunk_id, chunk_spans
 
 

@@ -88,7 +88,7 @@ def test_errors_are_one_line_without_traceback(tmp_path, args, message):
 
 def test_empty_index_is_reported(tmp_path):
     from assistant.config import load_settings
-    from assistant.store import Store
+    from assistant.index.store import Store
 
     data = tmp_path / "data"
     Store(load_settings({"data_dir": data})).open("default", create=True)

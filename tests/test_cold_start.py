@@ -1,6 +1,6 @@
 """``assistant ask`` in a new process loads only what answering needs.
 
-A cold ``ask`` must stay within a few seconds (eval/bench_cold.py measures it); the big costs
+A cold ``ask`` must stay within a few seconds (eval/bench/cold_start.py measures it); the big costs
 are imports. This runs the real command in a fresh interpreter over an indexed collection and
 fails if a heavy package that answering does not need comes back on that path — e.g. someone
 adds an eager ``import torch`` or ``import gradio`` at the top of a shared module.

@@ -47,3 +47,36 @@ def test_unknown_setting_in_file_is_an_error(tmp_path):
     cfg.write_text("colection = 'typo'\n")
     with pytest.raises(ConfigError, match="unknown setting 'colection'"):
         resolve(config_file=cfg, environ={})
+
+
+def test_one_setting_says_how_answers_are_written_and_the_old_name_still_works(tmp_path, capsys):
+    import assistant.config as config
+
+    config._NOTED.clear()
+    cfg = tmp_path / "old.toml"
+    cfg.write_text('llm = "ollama:llama3.2"\nanswerer = "extractive"\n')
+    r = resolve(config_file=cfg, environ={})
+    assert r.settings.answerer == "ollama:llama3.2" and r.origins["answerer"].startswith("file")
+    assert not hasattr(r.settings, "llm")
+    note = capsys.readouterr().err.strip().splitlines()
+    assert len(note) == 1 and "'llm'" in note[0] and "deprecated" in note[0] and "'answerer'" in note[0]
+    resolve(config_file=cfg, environ={})  # the note is said once per process and source
+    assert capsys.readouterr().err == ""
+
+    r = resolve(environ={"ASSISTANT_LLM": "local"}, config_file=tmp_path / "none.toml")
+    assert r.settings.answerer == "local" and "ASSISTANT_LLM" in capsys.readouterr().err
+    # Keyword arguments and the command line take either name, silently; the new one wins.
+    assert resolve(overrides={"llm": "local"}, environ={}).settings.answerer == "local"
+    assert resolve(cli={"answerer": "openai:m"}, environ={"ASSISTANT_LLM": "local"}).settings.answerer == "openai:m"
+    assert capsys.readouterr().err.count("note:") <= 1
+    with pytest.raises(ConfigError, match="bad answerer 'gpt'"):
+        resolve(overrides={"answerer": "gpt"}, environ={})
+
+
+def test_the_command_line_takes_answerer_and_its_alias_llm():
+    from assistant.cli import build_parser
+    from assistant.cli_options import cli_overrides
+
+    for flag in ("--answerer", "--llm"):
+        args = build_parser().parse_args(["ask", flag, "local", "a question"])
+        assert cli_overrides(args)["answerer"] == "local"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.api import Assistant
+from assistant.client import Assistant
 from assistant.config import load_settings
-from assistant.store import Store
+from assistant.index.store import Store
 from eval import run_suite
 from eval.beir import run_beir
 from eval.judge import LLMJudge, parse_verdict

@@ -1,4 +1,4 @@
-"""Adaptive score fusion: the arithmetic (assistant/fusion.py) and its use in retrieval."""
+"""Adaptive score fusion: the arithmetic (assistant/retrieve/fusion.py) and its use in retrieval."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant import fusion
-from assistant.api import Assistant
+from assistant.retrieve import fusion
+from assistant.client import Assistant
 from assistant.config import load_settings
 from assistant.errors import ConfigError
-from assistant.keyword import keyword_index
+from assistant.index.keyword import keyword_index
 from assistant.text import terms
 from tests import corpora
 from tests.conftest import SAMPLE

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.api import Assistant
+from assistant.client import Assistant
 from assistant.errors import IngestLocked, PathNotFound
-from assistant.store import Store
+from assistant.index.store import Store
 from tests import corpora
 
 

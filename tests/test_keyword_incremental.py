@@ -11,9 +11,9 @@ import shutil
 import numpy as np
 import pytest
 
-from assistant import keyword
-from assistant.api import Assistant
-from assistant.store import Store
+from assistant.index import keyword
+from assistant.client import Assistant
+from assistant.index.store import Store
 from assistant.text import terms
 from tests import corpora
 from tests.conftest import SAMPLE

@@ -12,7 +12,7 @@ from assistant.answer.citations import Passages, check_answer, key_tokens
 from assistant.answer.llm import LLMAnswerer, acceptable_rewrite, load_prompt
 from assistant.config import ConfigError, describe, load_settings, resolve
 from assistant.errors import BackendError
-from assistant.followup import Turn
+from assistant.answer.followup import Turn
 from assistant.llm.base import ChatBackend
 
 AUSTIN = "Defense Secretary Lloyd Austin has promised a multi-tiered response."

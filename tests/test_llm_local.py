@@ -1,7 +1,7 @@
 """``llm = local``: the packaged SmolLM2-135M run in-process by llama-cpp-python, on the sample
 article (real index, real embedding model, real model). SmolLM2-135M is weak: these tests hold
 it to the grounding rules (what reaches the user is cited and supported, or an abstention), not
-to answer quality; eval/compare_answerers.py shows what it actually says."""
+to answer quality; eval/bench/compare_answerers.py shows what it actually says."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from assistant.api import Assistant
+from assistant.client import Assistant
 from assistant.errors import BackendError
 from assistant.llm import local as local_backend
 from assistant.types import Answer
@@ -72,7 +72,7 @@ def test_context_window_too_small(sample_data_dir):
 
 def test_missing_model_file(sample_data_dir, tmp_path):
     missing = tmp_path / "nope.gguf"
-    a = Assistant(data_dir=sample_data_dir, collection="sample", llm=f"local:{missing}")
+    a = Assistant(data_dir=sample_data_dir, collection="sample", answerer=f"local:{missing}")
     with pytest.raises(BackendError) as err:
         a.ask("How many targets did the US strike?")
     assert f"local: model file not found: {missing}" in str(err.value) and "llm_model_path" in str(err.value)

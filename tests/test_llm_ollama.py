@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.api import Assistant
+from assistant.client import Assistant
 from assistant.errors import BackendError
 from assistant.types import Answer
 from tests.llm_helpers import FakeOllama, free_port
@@ -66,7 +66,7 @@ def assistant(sample_data_dir, ollama):
     ollama.delay = 0.0
     # The evidence gate is tested with the real model (test_llm_local.py); here every question
     # reaches the server, whose replies are the point.
-    return Assistant(data_dir=sample_data_dir, collection="sample", llm="ollama:fake",
+    return Assistant(data_dir=sample_data_dir, collection="sample", answerer="ollama:fake",
                      llm_base_url=ollama.url, llm_timeout=10, llm_max_tokens=200, llm_evidence_gate=False)
 
 
@@ -115,7 +115,7 @@ def test_model_saying_documents_dont_say_is_an_abstention(assistant):
 
 
 def test_follow_up_is_rewritten_by_the_model_before_retrieval(assistant, ollama):
-    chat = assistant.chat()
+    chat = assistant.client()
     first = chat.ask("Who was blamed for the drone attack?")
     assert not first.abstained
     followup = chat.ask("How many did it injure?")
@@ -134,7 +134,7 @@ def test_follow_up_is_rewritten_by_the_model_before_retrieval(assistant, ollama)
 
 
 def test_history_keeps_the_most_recent_turns_that_fit(sample_data_dir, ollama):
-    small = Assistant(data_dir=sample_data_dir, collection="sample", llm="ollama:fake", llm_base_url=ollama.url,
+    small = Assistant(data_dir=sample_data_dir, collection="sample", answerer="ollama:fake", llm_base_url=ollama.url,
                       llm_context_window=1400, llm_max_tokens=100, llm_rewrite="off", llm_evidence_gate=False)
     history = [(f"Old question {i} about the strikes?", f"Old answer number {i}. " * 25) for i in range(8)]
     small.ask(QUESTION, history=history)
@@ -157,7 +157,7 @@ def test_model_not_found_names_the_fix(sample_data_dir, ollama):
 
 def test_unreachable_server_names_the_fix(sample_data_dir):
     url = f"http://127.0.0.1:{free_port()}"
-    a = Assistant(data_dir=sample_data_dir, collection="sample", llm="ollama:fake", llm_base_url=url,
+    a = Assistant(data_dir=sample_data_dir, collection="sample", answerer="ollama:fake", llm_base_url=url,
                   llm_evidence_gate=False)
     with pytest.raises(BackendError) as err:
         a.ask(QUESTION)
@@ -166,7 +166,7 @@ def test_unreachable_server_names_the_fix(sample_data_dir):
 
 
 def test_timeout_then_the_chat_stays_usable(sample_data_dir, ollama):
-    a = Assistant(data_dir=sample_data_dir, collection="sample", llm="ollama:fake", llm_base_url=ollama.url,
+    a = Assistant(data_dir=sample_data_dir, collection="sample", answerer="ollama:fake", llm_base_url=ollama.url,
                   llm_timeout=0.5, llm_evidence_gate=False)
     chat = a.chat()
     ollama.delay = 2.0
@@ -180,7 +180,7 @@ def test_timeout_then_the_chat_stays_usable(sample_data_dir, ollama):
 
 
 def test_stream_broken_off_by_the_server_is_an_error_not_an_answer(sample_data_dir, ollama):
-    a = Assistant(data_dir=sample_data_dir, collection="sample", llm="ollama:fake", llm_base_url=ollama.url,
+    a = Assistant(data_dir=sample_data_dir, collection="sample", answerer="ollama:fake", llm_base_url=ollama.url,
                   llm_evidence_gate=False)
     ollama.truncate = True
     try:

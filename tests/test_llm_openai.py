@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from assistant.api import Assistant
+from assistant.client import Assistant
 from assistant.errors import BackendError
 from assistant.types import Answer
 from tests.llm_helpers import assert_grounded, free_port, record_calls, smollm2_path, wait_for_http

@@ -1,4 +1,4 @@
-"""The on-disk copy of the document list (assistant/manifest.py) never hides the truth.
+"""The on-disk copy of the document list (assistant/index/manifest.py) never hides the truth.
 
 The truth is the chunks' metadata in Chroma (``ChunkCollection.documents()``); the cached copy
 is only valid while its stamp (collection id, generation, chunk count) matches. These tests
@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 import ingest.pipeline as pipeline
-from assistant import manifest
-from assistant.api import Assistant
-from assistant.store import Store
+from assistant.index import manifest
+from assistant.client import Assistant
+from assistant.index.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,7 +69,7 @@ def test_changes_made_by_another_process_are_seen(tmp_path, data_dir):
 
     # Another process, through the API: adds one document and forgets another.
     _run_python(f"""
-        from assistant.api import Assistant
+        from assistant.client import Assistant
         b = Assistant(data_dir={str(data_dir)!r}, collection="mf-other")
         assert b.ingest([{str(charlie)!r}]).count("added") == 1
         assert len(b.forget({str(alpha)!r})) == 1

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant import onnx_encoder
+from assistant.embed import onnx_encoder
 from assistant.config import PACKAGED_MODEL, default_model_cache_dir, load_settings
-from assistant.embedding import Embedder, get_embedder, resolve_model_path
+from assistant.embed.encoder import Embedder, get_embedder, resolve_model_path
 from assistant.errors import ConfigError
 
 MODEL_PATH = Path(resolve_model_path(PACKAGED_MODEL))

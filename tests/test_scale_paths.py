@@ -7,7 +7,7 @@
 - a collection counts its chunks once per opening, and again after a write;
 - discovery's resolved paths (document ids) are what ``Path.resolve`` gives, links included.
 
-Speed itself is measured by eval/bench_scale.py, not here.
+Speed itself is measured by eval/bench/scale.py, not here.
 """
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import os
 import numpy as np
 import pytest
 
-from assistant import keyword
+from assistant.index import keyword
 from assistant.answer.base import Question
-from assistant.api import Assistant
-from assistant.store import Store
+from assistant.client import Assistant
+from assistant.index.store import Store
 
 QUESTIONS = [
     "How many targets did the US strike?",

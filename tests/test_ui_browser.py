@@ -29,7 +29,7 @@ SAMPLE_QUESTION = "How many targets did the US strike?"
 @pytest.fixture(scope="module")
 def chat_data_dir(tmp_path_factory) -> Path:
     """A data dir holding the sample article, indexed with the real embedding model."""
-    from assistant.api import Assistant
+    from assistant.client import Assistant
     from assistant.samples import sample_files
 
     data_dir = tmp_path_factory.mktemp("chat-data")

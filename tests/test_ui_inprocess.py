@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from assistant.api import Assistant
-from assistant.ui import ChatApp, launch
+from assistant.client import Assistant
+from assistant.web.app import ChatApp, launch
 from tests.ui_helpers import ask, free_port, launch_browser, open_chat, wait_http
 
 QUESTION = "How many targets did the US strike?"

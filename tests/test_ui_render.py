@@ -3,7 +3,7 @@
 import re
 
 from assistant.types import Answer, Citation
-from assistant.ui_render import (
+from assistant.web.render import (
     ABSTAIN_HEADLINE,
     display_name,
     escape_text,

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.api import Assistant
-from assistant.uploads import check_upload, is_upload, safe_filename, store_and_ingest, upload_dir
+from assistant.client import Assistant
+from assistant.web.uploads import check_upload, is_upload, safe_filename, store_and_ingest, upload_dir
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from assistant.types import Answer, Citation, Hit
 if TYPE_CHECKING:
     import numpy as np
 
-    from assistant.embedding import Embedder
+    from assistant.embed.encoder import Embedder
 
 
 ABSTAIN_TEXT = "The documents don't say. None of the passages found answers this question; the closest ones are listed below."

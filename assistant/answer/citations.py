@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 # Mean of best-sentence cosine (all-MiniLM-L6-v2) and content-word coverage. A sentence copied
 # from a passage scores ~1.0; a paraphrase 0.55-0.85; a sentence on the same topic that the
-# passage does not say 0.35-0.5. Calibrated by eval/calibrate_support.py on SmolLM2-135M's answers
+# passage does not say 0.35-0.5. Calibrated by train/calibrate_support.py on SmolLM2-135M's answers
 # to 100 questions of SQuAD's tune articles: the highest threshold that keeps every answer that
 # held a gold answer (0.80 loses some); from 0.55 to 0.75 the answers shown without holding the
 # answer fell from 45% to 29% of answerable questions, the unanswerable ones answered from 32% to

@@ -6,7 +6,7 @@ passages is scored on what an answer needs: the question's key terms (or close v
 semantic closeness, an expression of the expected answer type (a number for "how many",
 a date for "when", a name for "who"), and something the question does not already say.
 A logistic model over those features, calibrated on SQuAD 2.0's tune articles
-(``eval/calibrate_extractive.py``), turns them into a probability.
+(``train/calibrate_extractive.py``), turns them into a probability.
 """
 
 from __future__ import annotations

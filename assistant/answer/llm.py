@@ -35,7 +35,7 @@ from assistant.types import Answer, Hit
 
 if TYPE_CHECKING:
     from assistant.config import Settings
-    from assistant.followup import Turn
+    from assistant.answer.followup import Turn
 
 
 # --- prompt files -------------------------------------------------------------------------

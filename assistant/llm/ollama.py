@@ -1,4 +1,4 @@
-"""``llm = ollama:MODEL``: an Ollama server's chat API (``POST /api/chat``).
+"""``answerer = ollama:MODEL``: an Ollama server's chat API (``POST /api/chat``).
 
 Streaming replies are newline-delimited JSON objects, each with ``message.content``; the last
 one has ``"done": true`` and the token counts. ``num_ctx`` is sent so that Ollama's context

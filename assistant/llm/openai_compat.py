@@ -1,4 +1,4 @@
-"""``llm = openai:MODEL``: any server that speaks OpenAI's chat-completions API.
+"""``answerer = openai:MODEL``: any server that speaks OpenAI's chat-completions API.
 
 OpenAI itself, vLLM, llama.cpp's server (``python -m llama_cpp.server``), LM Studio, LiteLLM...
 ``llm_base_url`` is the URL that ends in ``/v1``; ``llm_api_key`` (or ``$OPENAI_API_KEY``) is

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from assistant.embedding import get_embedder
+from assistant.embed.encoder import get_embedder
 from ingest.chunking import chunk_spans
 from ingest.readers import ParsedDocument, Section
 from tests.properties import examples

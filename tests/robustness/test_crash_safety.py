@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.api import Assistant
-from assistant.store import Store
+from assistant.client import Assistant
+from assistant.index.store import Store
 from tests.ui_helpers import ROOT, TEST_ENV
 
 pytestmark = pytest.mark.robustness

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.api import Assistant
-from assistant.store import Store
+from assistant.client import Assistant
+from assistant.index.store import Store
 from tests import corpora
 from tests.ui_helpers import ROOT, TEST_ENV
 
@@ -111,7 +111,7 @@ QUESTIONS = [
 
 READ_BACK = """
 import json, sys
-from assistant.api import Assistant
+from assistant.client import Assistant
 a = Assistant(data_dir=sys.argv[1], collection="safety")
 answers = []
 for q in json.loads(sys.argv[2]):

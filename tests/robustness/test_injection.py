@@ -10,7 +10,7 @@ import string
 
 import pytest
 
-from assistant.api import Assistant
+from assistant.client import Assistant
 
 pytestmark = pytest.mark.robustness
 

@@ -82,10 +82,10 @@ def test_our_stack_makes_no_outbound_attempt(tmp_path):
     log gets no new line (the autouse guard fixture would fail the test too)."""
     from gradio_client import Client
 
-    from assistant.api import Assistant
+    from assistant.client import Assistant
     from assistant.config import load_settings
     from assistant.samples import sample_files
-    from assistant.ui import launch
+    from assistant.web.app import launch
 
     before = netguard.logged(NETGUARD_LOG)
     settings = load_settings({"data_dir": tmp_path / "data", "collection": "default"},

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.robustness
 
 @pytest.fixture(scope="module")
 def chat(tmp_path_factory):
-    from assistant.api import Assistant
+    from assistant.client import Assistant
     from assistant.samples import sample_files
 
     data_dir = tmp_path_factory.mktemp("load-data")
@@ -35,7 +35,7 @@ def chat(tmp_path_factory):
 
 
 def test_eight_concurrent_conversations_without_errors_each_with_its_own_history(chat):
-    from eval.bench_load import run_load
+    from eval.bench.web_load import run_load
 
     result = run_load(chat["url"], conversations=8, seconds=15)
     print("\n" + result.table())

@@ -19,9 +19,9 @@ from typing import Any, Iterator
 
 from assistant.config import Settings, _validate
 from assistant.errors import AssistantError, CollectionNotFound, EmptyIndex
-from assistant.followup import Turn
+from assistant.answer.followup import Turn
 from assistant.types import Answer, DocumentRecord
-from assistant.ui_render import (
+from assistant.web.render import (
     display_name,
     escape_text,
     new_message_id,
@@ -136,7 +136,7 @@ class ChatApp:
 
     def assistant_for(self, collection: str | None = None, top_k: int | float | None = None):
         """A shared ``Assistant`` (models load once for everybody; conversations are per session)."""
-        from assistant.api import Assistant
+        from assistant.client import Assistant
 
         settings = self.settings_for(collection, top_k)
         with self._lock:
@@ -244,7 +244,7 @@ class ChatApp:
 
     # --- documents ---------------------------------------------------------------------------
     def add_files(self, files: list[str] | None, collection: str, progress=None) -> str:
-        from assistant.uploads import store_and_ingest
+        from assistant.web.uploads import store_and_ingest
 
         if not files:
             return ""
@@ -264,7 +264,7 @@ class ChatApp:
         return upload_results_html(results)
 
     def remove_document(self, source: str, collection: str) -> str:
-        from assistant.uploads import is_upload
+        from assistant.web.uploads import is_upload
 
         if not source:
             return render_error("Pick a document to remove.")
@@ -288,7 +288,7 @@ class ChatApp:
     def build(self):
         import gradio as gr
 
-        from assistant.uploads import supported_types_text
+        from assistant.web.uploads import supported_types_text
         from ingest.readers import SUPPORTED_SUFFIXES
 
         s = self.settings
@@ -467,10 +467,6 @@ def answerer_label(s: Settings) -> str:
     """Which answerer is active, and its model when it has one."""
     if s.answerer == "extractive":
         return "extractive (quotes the documents; no LLM)"
-    for name in ("llm_model", "llm", "model"):
-        value = getattr(s, name, "")
-        if value:
-            return f"{s.answerer}: {value}"
     return s.answerer
 
 

@@ -1,6 +1,6 @@
 """Calibrate the extractive answerer's evidence model on SQuAD 2.0's tune articles.
 
-    python -m eval.calibrate_extractive [--squad DIR] [--data-dir DIR] [--write]
+    python -m train.calibrate_extractive [--squad DIR] [--data-dir DIR] [--write]
 
 Only the tune split (first 11 articles) is looked at. The retrieval corpus is all 646
 passages, as in the eval. For every tune question, each sentence of the top passages gets
@@ -150,7 +150,7 @@ def main(argv=None) -> int:
 
     from sklearn.linear_model import LogisticRegression
 
-    from assistant.api import Assistant
+    from assistant.client import Assistant
 
     directory = squad.find_dir(args.squad)
     assistant = Assistant(data_dir=args.data_dir, collection="squad2-dev")
@@ -227,7 +227,7 @@ def main(argv=None) -> int:
         bias=round(float(lr.intercept_[0]), 5),
         threshold=round(threshold, 3),
         margin=0.1,
-        info={"source": "eval/calibrate_extractive.py on SQuAD 2.0 dev, tune articles 1-11", **summary},
+        info={"source": "train/calibrate_extractive.py on SQuAD 2.0 dev, tune articles 1-11", **summary},
     )
     print(model.to_json())
     if args.write:

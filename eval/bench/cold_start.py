@@ -1,8 +1,8 @@
 """Cold start: how long a new process takes to answer, and what it imports on the way.
 
-    .venv/bin/python eval/bench_cold.py                    # 5 runs of each, sample article
-    .venv/bin/python eval/bench_cold.py --runs 9 --json
-    .venv/bin/python eval/bench_cold.py --data-dir DIR -c NAME --question "..."   # your index
+    .venv/bin/python -m eval.bench.cold_start                    # 5 runs of each, sample article
+    .venv/bin/python -m eval.bench.cold_start --runs 9 --json
+    .venv/bin/python -m eval.bench.cold_start --data-dir DIR -c NAME --question "..."   # your index
 
 Goal (issue 6): ``assistant ask "question"`` in a new process within 5 s, with the collection
 indexed and the ONNX export of the embedding model already made (the first ingest makes it).
@@ -36,7 +36,7 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 QUESTION = "How many targets did the US strike?"
 # Packages ``ask`` must not need: importing any of them on the ask path is a regression.
 HEAVY = ("torch", "sentence_transformers", "transformers", "gradio", "llama_index.core", "llama_cpp",

@@ -1,7 +1,7 @@
 """How fast the web chat feels, measured in a real browser with the extractive default.
 
-    .venv/bin/python eval/bench_ui.py                 # 3 starts, 3 questions x 3 rounds
-    .venv/bin/python eval/bench_ui.py --starts 1 --rounds 5
+    .venv/bin/python -m eval.bench.web_ui                 # 3 starts, 3 questions x 3 rounds
+    .venv/bin/python -m eval.bench.web_ui --starts 1 --rounds 5
 
 Prints two tables:
 - start: from running ``assistant chat`` to the page being usable (the question box is shown
@@ -23,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, for tests.ui_helpers
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for tests.ui_helpers
 
 from tests.ui_helpers import (  # noqa: E402
     ANSWER_TIMEOUT_MS,
@@ -90,7 +90,7 @@ def main(argv=None) -> int:
 
     from playwright.sync_api import sync_playwright
 
-    from assistant.api import Assistant
+    from assistant.client import Assistant
     from assistant.samples import sample_files
 
     work = Path(tempfile.mkdtemp(prefix="bench-ui-"))

@@ -1,4 +1,5 @@
-"""The public API: ``Assistant`` (one configuration, loaded once) and ``ask()``."""
+"""The library's face: ``Assistant`` (one configuration, loaded once), ``ask()`` and ``Chat``
+(a conversation)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from assistant.config import Settings, load_settings, offline_environment
 from assistant.errors import CollectionNotFound, ConfigError, EmptyIndex, EmptyQuestion, QuestionTooLong
-from assistant.followup import Turn, as_turns, standalone
+from assistant.answer.followup import Turn, as_turns, standalone
 from assistant.types import Answer, DocumentRecord
 
 
@@ -49,13 +50,13 @@ class Assistant:
     # --- parts, loaded on first use -------------------------------------------------
     @property
     def embedder(self):
-        from assistant.embedding import embedder_for
+        from assistant.embed.encoder import embedder_for
 
         return embedder_for(self.settings)
 
     def collection(self, refresh: bool = False):
         """The Chroma collection, checked: exists, non-empty, same embedding model."""
-        from assistant.store import Store
+        from assistant.index.store import Store
 
         with self._lock:
             # Opened on every call (one cheap read): notices what other processes changed since.
@@ -75,7 +76,7 @@ class Assistant:
             return self._collection
 
     def retriever(self):
-        from assistant.retrieve import Retriever
+        from assistant.retrieve.retriever import Retriever
 
         return Retriever(self.settings, self.collection(), self.embedder)
 
@@ -88,7 +89,7 @@ class Assistant:
 
     def _make_answerer(self):
         from assistant.answer.base import AnswerTools
-        from assistant.keyword import keyword_index
+        from assistant.index.keyword import keyword_index
 
         def idf(term: str) -> float:
             # Within ask(): the index of the question being answered (looking it up per term
@@ -98,17 +99,14 @@ class Assistant:
                 index = keyword_index(self.settings, self.collection())
             return index.idf(term)
 
-        if self.settings.llm != "extractive":
-            from assistant.answer.llm import LLMAnswerer
-            from assistant.llm import make_backend
-
-            return LLMAnswerer(make_backend(self.settings), AnswerTools(self.embedder, idf), self.settings)
-        name = self.settings.answerer
-        if name == "extractive":
+        if self.settings.answerer == "extractive":
             from assistant.answer.extractive import ExtractiveAnswerer
 
             return ExtractiveAnswerer(AnswerTools(self.embedder, idf), self.settings.max_answer_sentences)
-        raise ConfigError(f"unknown answerer {name!r}; available: extractive")
+        from assistant.answer.llm import LLMAnswerer
+        from assistant.llm import make_backend
+
+        return LLMAnswerer(make_backend(self.settings), AnswerTools(self.embedder, idf), self.settings)
 
     # --- asking ------------------------------------------------------------------
     def ask(self, question: str, *, history: Sequence[Any] | None = None, stream: bool = False):
@@ -164,8 +162,8 @@ class Assistant:
             timings["rewrite"] = (time.perf_counter() - t) * 1000
             if rewritten:
                 query, context = rewritten, ""
-        from assistant.keyword import keyword_index
-        from assistant.retrieve import Retriever
+        from assistant.index.keyword import keyword_index
+        from assistant.retrieve.retriever import Retriever
 
         collection = self.collection()  # opened once per question, for retrieval and answering
         retrieval = Retriever(self.settings, collection, self.embedder).retrieve(query)
@@ -194,8 +192,6 @@ class Assistant:
             self._local.keyword = None
 
     def chat(self) -> "Chat":
-        from assistant.chat import Chat
-
         return Chat(self)
 
     def retrieve(self, query: str, k: int | None = None, mode: str = "fused"):
@@ -218,9 +214,8 @@ class Assistant:
 
     def sources(self) -> list[DocumentRecord]:
         """Indexed documents, by source."""
-        from assistant.store import Store
-
-        from assistant import manifest
+        from assistant.index import manifest
+        from assistant.index.store import Store
 
         col = Store(self.settings).open(self.settings.collection)
         return sorted(manifest.load(self.settings, col).values(), key=lambda d: d.source)
@@ -233,7 +228,7 @@ class Assistant:
         return removed
 
     def collections(self) -> list[str]:
-        from assistant.store import Store
+        from assistant.index.store import Store
 
         return Store(self.settings).collection_names()
 
@@ -261,10 +256,52 @@ def ask(question: str, *, history: Sequence[Any] | None = None, stream: bool = F
     """Answer a question from your documents, with numbered citations.
 
     Keyword arguments override configuration (e.g. ``collection="notes"``, ``top_k=8``,
-    ``llm="local"``). ``stream=True`` returns a generator of text pieces ending with the
+    ``answerer="local"``). ``stream=True`` returns a generator of text pieces ending with the
     ``Answer`` (see ``Assistant.ask_stream``).
     """
     return get_assistant(**overrides).ask(question, history=history, stream=stream)
 
 
-__all__ = ["Assistant", "ask", "get_assistant", "Turn", "CollectionNotFound"]
+class Chat:
+    """Keeps the history of one conversation; each ``ask`` sees the turns before it.
+
+    >>> chat = Chat()
+    >>> chat.ask("Who was blamed for the drone attack?")
+    >>> chat.ask("How many did it injure?")   # retrieval knows "it" is the drone attack
+    """
+
+    def __init__(self, assistant: Assistant | None = None, **overrides: Any):
+        if assistant is None:
+            assistant = get_assistant(**overrides)
+        self.assistant = assistant
+        self.turns: list[Turn] = []
+        self.answers: list[Answer] = []
+
+    def ask(self, question: str) -> Answer:
+        answer = self.assistant.ask(question, history=self.turns)
+        self._record(answer)
+        return answer
+
+    def stream(self, question: str) -> Iterator[str | Answer]:
+        """Like ``ask``, piece by piece: ``str`` pieces, then the ``Answer`` (the protocol of
+        ``Assistant.ask_stream``). The turn joins the history when the ``Answer`` arrives; a
+        failed or abandoned question leaves the history as it was."""
+        for item in self.assistant.ask_stream(question, history=list(self.turns)):
+            if isinstance(item, Answer):
+                self._record(item)
+            yield item
+
+    def _record(self, answer: Answer) -> None:
+        self.turns.append(Turn(answer.question, answer.standalone_question, answer.text))
+        self.answers.append(answer)
+
+    def reset(self) -> None:
+        self.turns.clear()
+        self.answers.clear()
+
+    @property
+    def history(self) -> list[tuple[str, str]]:
+        return [(t.question, t.answer) for t in self.turns]
+
+
+__all__ = ["Assistant", "Chat", "ask", "get_assistant", "Turn", "CollectionNotFound"]

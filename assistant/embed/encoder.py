@@ -38,7 +38,7 @@ def resolve_model_path(spec: str) -> str:
 
 
 BACKENDS = ("auto", "onnx-int8", "onnx", "torch")
-# What "auto" picks for the packaged model (see eval/bench_ingest.py for speed and quality).
+# What "auto" picks for the packaged model (see eval/bench/ingest_speed.py for speed and quality).
 AUTO_BACKEND = "onnx-int8"
 
 
@@ -103,7 +103,7 @@ class Embedder:
             self._backend = "torch"
 
     def _load_onnx(self, kind: str):
-        from assistant import onnx_encoder
+        from assistant.embed import onnx_encoder
 
         offline_environment()
         path = onnx_encoder.exported_file(self.cache_dir, self.path, kind)
@@ -140,7 +140,7 @@ class Embedder:
 
     def _model_layout(self) -> dict:
         if self._layout is None:
-            from assistant.onnx_encoder import Unsupported, model_layout
+            from assistant.embed.onnx_encoder import Unsupported, model_layout
 
             try:
                 self._layout = model_layout(self.path)

@@ -1,8 +1,8 @@
 """Ingestion throughput, side by side: the plain llama-index pipeline and ours, on the same corpus.
 
-    python -m eval.bench_ingest                   # SciFact's 5,183 abstracts (about 25 min here)
-    python -m eval.bench_ingest --limit 500       # a quick run
-    python -m eval.bench_ingest --json out.json
+    python -m eval.bench.ingest_speed                   # SciFact's 5,183 abstracts (about 25 min here)
+    python -m eval.bench.ingest_speed --limit 500       # a quick run
+    python -m eval.bench.ingest_speed --json out.json
 
 Each pipeline ingests the corpus end to end into a fresh Chroma directory (read, chunk, embed,
 store; models are loaded before the clock starts, as a long-running app would have them):
@@ -31,8 +31,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-# Full runs build the indexes eval/bench_retrieval.py then reuses; quick runs (--limit) their own.
+ROOT = Path(__file__).resolve().parents[2]
+# Full runs build the indexes eval/bench/retrieval.py then reuses; quick runs (--limit) their own.
 INDEX_ROOT = ROOT / ".data" / "index"
 
 
@@ -44,7 +44,7 @@ def corpus(limit: int | None):
 
 
 def run_plain(records, work: Path) -> dict:
-    from eval.plain_llamaindex import build, write_files
+    from eval.bench.plain_llamaindex import build, write_files
 
     files = work / "plain-scifact-files"
     shutil.rmtree(files, ignore_errors=True)
@@ -56,7 +56,7 @@ def run_plain(records, work: Path) -> dict:
 
 
 def run_ours(records, work: Path, backend: str) -> dict:
-    from assistant.api import Assistant
+    from assistant.client import Assistant
     from assistant.config import load_settings
 
     defaults = load_settings({})
@@ -106,7 +106,7 @@ def chunk_texts(assistant, n: int) -> list[str]:
 def encoders(texts: list[str]) -> list[dict]:
     from sentence_transformers import SentenceTransformer
 
-    from assistant.embedding import Embedder, resolve_model_path
+    from assistant.embed.encoder import Embedder, resolve_model_path
 
     rows = []
     st = SentenceTransformer(resolve_model_path(""), device="cpu")
@@ -127,8 +127,8 @@ def encoders(texts: list[str]) -> list[dict]:
 
 def quality(results: list[dict], corpus_records: list[dict]) -> None:
     from eval.beir import find_dir, load_qrels, load_queries
-    from eval.bench_retrieval import RANK_CHUNKS, score
-    from eval.plain_llamaindex import ranked_docs
+    from eval.bench.retrieval import RANK_CHUNKS, score
+    from eval.bench.plain_llamaindex import ranked_docs
     from eval import metrics as M
 
     d = find_dir(None)

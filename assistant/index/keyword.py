@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from assistant.config import Settings
-from assistant.store import ChunkCollection
+from assistant.index.store import ChunkCollection
 from assistant.text import terms, terms_batch
 from assistant.types import DocumentRecord
 
@@ -352,7 +352,7 @@ def keyword_index(settings: Settings, collection: ChunkCollection) -> KeywordInd
             return cached
         index = KeywordIndex.load(directory) if KeywordIndex.saved_stamp(directory) == stamp else None
         if index is None or index.stamp != stamp:
-            from assistant import manifest
+            from assistant.index import manifest
 
             previous = cached if cached is not None and cached.doc_terms else KeywordIndex.load(directory, with_terms=True)
             documents = manifest.load(settings, collection) if previous is not None and previous.doc_terms else None

@@ -1,7 +1,7 @@
 """Side by side: the extractive answerer and the local LLM (SmolLM2-135M) on the sample article,
 plus the local model's speed (time to first token, tokens per second).
 
-    python -m eval.compare_answerers [--data-dir DIR] [--max-tokens 128] [--threads 0] [--json FILE]
+    python -m eval.bench.compare_answerers [--data-dir DIR] [--max-tokens 128] [--threads 0] [--json FILE]
 
 Ten questions about the bundled sample article (nine it answers, one it does not). For each:
 the extractive answer; the local LLM's answer as a user gets it (evidence gate on, citations
@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="also write every answer and timing here")
     args = ap.parse_args(argv)
 
-    from assistant.api import Assistant
+    from assistant.client import Assistant
     from assistant.config import offline_environment
     from assistant.samples import sample_files
 
@@ -63,7 +63,7 @@ def main(argv=None) -> int:
         data_dir = tmp.name
         Assistant(data_dir=data_dir).ingest(sample_files())
     common = {"data_dir": data_dir}
-    llm = {"llm": "local", "llm_max_tokens": args.max_tokens, "llm_threads": args.threads}
+    llm = {"answerer": "local", "llm_max_tokens": args.max_tokens, "llm_threads": args.threads}
     extractive = Assistant(**common)
     gated = Assistant(**common, **llm)
     ungated = Assistant(**common, **llm, llm_evidence_gate=False)

@@ -18,7 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from assistant.config import Settings
-from assistant.store import ChunkCollection
+from assistant.index.store import ChunkCollection
 from assistant.types import DocumentRecord
 
 VERSION = 1

@@ -4,7 +4,7 @@ The default fusion ("adaptive") scores every candidate of either list by both si
 both on a common scale, and mixes them with a dense share that depends on how much of the
 question BM25 matched: keyword search helps a lot when the question shares the document's
 rare words (SciFact claims, names, codes) and only adds noise when it is reworded. "rrf" is
-plain weighted reciprocal-rank fusion. Figures: eval/bench_retrieval.py, README "Performance".
+plain weighted reciprocal-rank fusion. Figures: eval/bench/retrieval.py, README "Performance".
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from assistant.config import Settings
-from assistant.embedding import Embedder
-from assistant import fusion
-from assistant.keyword import keyword_index
-from assistant.store import ChunkCollection
+from assistant.embed.encoder import Embedder
+from assistant.retrieve import fusion
+from assistant.index.keyword import keyword_index
+from assistant.index.store import ChunkCollection
 from assistant.types import Chunk, Hit
 
 if TYPE_CHECKING:

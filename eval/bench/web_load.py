@@ -1,8 +1,8 @@
 """Load on the web chat: N concurrent conversations through its API for a fixed time.
 
-    .venv/bin/python eval/bench_load.py                       # 8 conversations, 60 s
-    .venv/bin/python eval/bench_load.py --conversations 4 --seconds 30 --json
-    .venv/bin/python eval/bench_load.py --url http://127.0.0.1:7860/   # a chat already running
+    .venv/bin/python -m eval.bench.web_load                       # 8 conversations, 60 s
+    .venv/bin/python -m eval.bench.web_load --conversations 4 --seconds 30 --json
+    .venv/bin/python -m eval.bench.web_load --url http://127.0.0.1:7860/   # a chat already running
 
 Each conversation is its own ``gradio_client`` session on ``/chat`` (what a browser tab uses),
 asking its own questions about the sample article, each followed by a follow-up that only
@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the repository, for tests.ui_helpers
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for tests.ui_helpers
 
 TOPICS = [
     "How many targets did the US strike?",
@@ -206,7 +206,7 @@ def main(argv=None) -> int:
     url = args.url
     try:
         if not url:
-            from assistant.api import Assistant
+            from assistant.client import Assistant
             from assistant.samples import sample_files
             from tests.ui_helpers import free_port, start_chat_process, wait_http
 

@@ -1,10 +1,10 @@
 """Scale benchmark: a ~100k-chunk collection built, re-ingested and queried for real.
 
-    .venv/bin/python eval/bench_scale.py                          # 100k chunks, embedded Chroma
-    .venv/bin/python eval/bench_scale.py --chunks 5000            # quick: about 1-2 minutes
-    .venv/bin/python eval/bench_scale.py --server --chunks 20000  # starts `chroma run` itself
-    .venv/bin/python eval/bench_scale.py --chroma-url http://127.0.0.1:8000 --chunks 20000
-    .venv/bin/python eval/bench_scale.py --synthetic --chunks 1500   # generated text, no eval data
+    .venv/bin/python -m eval.bench.scale                          # 100k chunks, embedded Chroma
+    .venv/bin/python -m eval.bench.scale --chunks 5000            # quick: about 1-2 minutes
+    .venv/bin/python -m eval.bench.scale --server --chunks 20000  # starts `chroma run` itself
+    .venv/bin/python -m eval.bench.scale --chroma-url http://127.0.0.1:8000 --chunks 20000
+    .venv/bin/python -m eval.bench.scale --synthetic --chunks 1500   # generated text, no eval data
 
 How the collection is made (quote this with any figure from it):
 
@@ -63,7 +63,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
@@ -537,8 +537,8 @@ class Report:
 def encoder_signature(settings) -> str:
     """The encoder the base vectors come from (model, backend, export recipe): cached base
     vectors are only reused with the same one."""
-    from assistant import onnx_encoder
-    from assistant.embedding import embedder_for
+    from assistant.embed import onnx_encoder
+    from assistant.embed.encoder import embedder_for
 
     backend = embedder_for(settings).backend
     recipe = f"export-v{onnx_encoder.EXPORT_VERSION}" if backend.startswith("onnx") else ""
@@ -558,8 +558,8 @@ def _log(cfg: Config, msg: str) -> None:
 
 def build(cfg: Config, settings, corpus: Path, index_dir: Path, book: VectorBook, report: Report) -> None:
     """Write the corpus (base + copies) and ingest it, unless this exact build is cached."""
-    from assistant import manifest as manifests
-    from assistant.store import Store
+    from assistant.index import manifest as manifests
+    from assistant.index.store import Store
 
     marker = index_dir / "build.json"
     corpus_meta = corpus_meta_path(corpus)
@@ -574,7 +574,7 @@ def build(cfg: Config, settings, corpus: Path, index_dir: Path, book: VectorBook
             pass
     # Whatever is there is stale or half built: start over, so the build figures are a whole
     # build's (the corpus files are kept; base vectors come from their cache).
-    from assistant.store import open_client
+    from assistant.index.store import open_client
 
     if settings.chroma_url:
         with contextlib.suppress(Exception):
@@ -686,9 +686,9 @@ def questions_of(corpus: Path) -> list[BenchQuestion]:
 
 def reingest_figures(cfg: Config, settings, corpus: Path, index_dir: Path, book: VectorBook, report: Report) -> None:
     """Re-ingest unchanged (warm manifest, cold manifest, CLI), keyword first build, one change."""
-    from assistant import keyword as kw
-    from assistant import manifest as manifests
-    from assistant.store import Store
+    from assistant.index import keyword as kw
+    from assistant.index import manifest as manifests
+    from assistant.index.store import Store
 
     def ingest():
         stats: dict[str, int] = {}
@@ -772,7 +772,7 @@ def latency_figures(cfg: Config, settings, questions: list[BenchQuestion], repor
     sentence encoded afresh). CPU time per question is recorded beside the wall time: on a
     shared machine the wall time also counts waiting for a core.
     """
-    from assistant.api import Assistant
+    from assistant.client import Assistant
 
     a = Assistant(settings)
     texts = [q.text for q in questions]
@@ -880,7 +880,7 @@ def run(cfg: Config) -> Report:
             server_pid = proc.pid
         settings = _settings(cfg, index_dir, url)
         if url:
-            from assistant.store import forget_client
+            from assistant.index.store import forget_client
 
             stack.callback(forget_client, settings)
         report.environment["store"] = url or "embedded"
@@ -1003,7 +1003,7 @@ def format_report(r: Report) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
-        prog="bench_scale",
+        prog="python -m eval.bench.scale",
         description=__doc__.split("\n\n")[0] + " Builds (or reuses) a collection of about --chunks chunks from "
         "SciFact + SQuAD (or generated text) plus perturbed copies, then times re-ingestion, the keyword index, "
         "ask() and retrieval. See the module docstring (or eval/README.md) for how copies are made.",

@@ -1,6 +1,6 @@
 """Calibrate the citation check's support threshold on SQuAD 2.0's tune articles.
 
-    python -m eval.calibrate_support [--llm local] [--answerable 40] [--unanswerable 15]
+    python -m train.calibrate_support [--llm local] [--answerable 40] [--unanswerable 15]
                                      [--prompt answer|FILE.md] [--max-tokens 80] [--seed 0]
 
 Only the tune split (first 11 articles) is looked at. For each sampled question the model gets
@@ -30,14 +30,14 @@ from assistant.answer.base import AnswerTools, Question
 from assistant.answer.citations import Passages, check_answer
 from assistant.answer.llm import ANSWER_STOP, LLMAnswerer
 from assistant.config import load_settings, offline_environment
-from assistant.embedding import get_embedder
+from assistant.embed.encoder import get_embedder
 from assistant.llm import make_backend
 from assistant.types import Chunk, Hit
 from eval import squad
 from eval.metrics import contains_answer
 
 GRID = (0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
-OUT = Path(__file__).resolve().parent / "out"
+OUT = Path(__file__).resolve().parents[1] / "eval" / "out"
 
 
 def sample_questions(directory: Path, n_ans: int, n_unans: int, seed: int) -> list[squad.SquadQuestion]:
@@ -65,7 +65,7 @@ def passages_for(q, by_title, vectors, embedder, rng) -> list[Hit]:
 
 def generate(args) -> list[dict]:
     directory = squad.find_dir(args.squad)
-    settings = load_settings({"llm": args.llm, "llm_max_tokens": args.max_tokens, "llm_evidence_gate": False})
+    settings = load_settings({"answerer": args.llm, "llm_max_tokens": args.max_tokens, "llm_evidence_gate": False})
     embedder = get_embedder(settings.embed_model)
     backend = make_backend(settings)
     answerer = LLMAnswerer(backend, AnswerTools(embedder, lambda t: 1.0), settings)

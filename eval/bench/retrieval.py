@@ -1,8 +1,8 @@
 """Retrieval quality, side by side: the plain llama-index pipeline and ours, on two kinds of question.
 
-    python -m eval.bench_retrieval                  # SciFact test + paraphrased/plain SQuAD questions
-    python -m eval.bench_retrieval --skip-plain     # ours only (the plain pipeline needs '.[bench]')
-    python -m eval.bench_retrieval --json out.json
+    python -m eval.bench.retrieval                  # SciFact test + paraphrased/plain SQuAD questions
+    python -m eval.bench.retrieval --skip-plain     # ours only (the plain pipeline needs '.[bench]')
+    python -m eval.bench.retrieval --json out.json
 
 Question sets (doc-level ranking: chunks are ranked, each document counts at its best chunk):
 
@@ -30,7 +30,7 @@ from typing import Callable
 
 from eval import metrics as M
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 INDEX_ROOT = ROOT / ".data" / "index"
 RANK_CHUNKS = 30
 QUESTION_SETS = ("scifact-test", "squad-para", "squad-report")
@@ -77,7 +77,7 @@ def score(rank: Callable[[str], list[str]], questions) -> dict[str, float]:
 
 def ours(dataset: str, backend: str, progress: bool):
     """An Assistant over ``dataset`` at the default chunking (built once, then reused)."""
-    from assistant.api import Assistant
+    from assistant.client import Assistant
     from assistant.config import load_settings
 
     s = load_settings({})
@@ -96,13 +96,13 @@ def ours(dataset: str, backend: str, progress: bool):
 
 def our_rankers(a) -> dict[str, Callable[[str], list[str]]]:
     rrf = a.settings.replace(fusion="rrf")
-    from assistant.api import Assistant
+    from assistant.client import Assistant
 
     a_rrf = Assistant(rrf)
 
     def docs(assistant, mode):
         def run(q):
-            hits = assistant.retrieve(q, k=RANK_CHUNKS, mode=mode).hits
+            hits = assistant.retrieve.retriever(q, k=RANK_CHUNKS, mode=mode).hits
             return M.dedupe(h.chunk.doc_id for h in hits)[:10]
         return run
 
@@ -115,7 +115,7 @@ def our_rankers(a) -> dict[str, Callable[[str], list[str]]]:
 
 
 def plain_rankers(dataset: str) -> dict[str, Callable[[str], list[str]]]:
-    from eval.plain_llamaindex import MODE_LABELS, build, ranked_docs, write_files
+    from eval.bench.plain_llamaindex import MODE_LABELS, build, ranked_docs, write_files
 
     files = INDEX_ROOT / f"plain-{dataset}-files"
     write_files(_records(dataset), files)

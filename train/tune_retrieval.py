@@ -1,17 +1,17 @@
 """Tune retrieval (chunking, fusion) on the TUNE splits only: SciFact train, SQuAD tune articles.
 
-    python -m eval.tune_retrieval --chunking 256:0 --chunking 200:40     # grids, printed as tables
+    python -m train.tune_retrieval --chunking 256:0 --chunking 200:40     # grids, printed as tables
 
 For each chunking it indexes SciFact and the SQuAD passages through the real pipeline (cached
 under ``.data/index``), then takes each query's candidates once: the dense top ``--depth`` and
 the BM25 top ``--depth`` with exact scores of both signals for their union. The fusion methods
-of ``assistant/fusion.py`` are then compared on those candidates in memory, over
+of ``assistant/retrieve/fusion.py`` are then compared on those candidates in memory, over
 
 - SciFact train (809 claims; nDCG@10, documents ranked by their best chunk),
 - the 48 paraphrased SQuAD tune questions (hit@5, MRR; the constraint: fused >= dense),
 - the SQuAD tune articles' answerable questions (hit@5, MRR; a sanity check).
 
-Never run against SciFact test or the SQuAD report articles: those are for ``bench_retrieval``.
+Never run against SciFact test or the SQuAD report articles: those are for ``eval.bench.retrieval``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from assistant.config import load_settings
 from eval import metrics as M
 
 ROOT = Path(__file__).resolve().parents[1]
-INDEX_ROOT = ROOT / ".data" / "index"  # indexes shared with eval/bench_retrieval.py
+INDEX_ROOT = ROOT / ".data" / "index"  # indexes shared with eval/bench/retrieval.py
 
 
 @dataclass
@@ -87,7 +87,7 @@ def squad_queries(kind: str) -> list[tuple[str, str, dict[str, float]]]:
 
 
 def index(settings, records, progress=True):
-    from assistant.api import Assistant
+    from assistant.client import Assistant
 
     a = Assistant(settings)
     t = time.perf_counter()
@@ -100,8 +100,8 @@ def index(settings, records, progress=True):
 
 def candidates(assistant, queries, depth: int) -> list[QueryCandidates]:
     """Dense and BM25 top ``depth`` per query, with exact scores of both for their union."""
-    from assistant.fusion import keyword_ceiling
-    from assistant.keyword import keyword_index
+    from assistant.retrieve.fusion import keyword_ceiling
+    from assistant.index.keyword import keyword_index
     from assistant.text import terms
 
     col = assistant.collection()
@@ -158,8 +158,8 @@ def evaluate(cands: list[QueryCandidates], score_fn: Callable[[QueryCandidates],
 
 
 def methods(rrf_k: int = 60, depth: int = 30) -> dict[str, Callable[[QueryCandidates], np.ndarray]]:
-    """Named scoring functions to compare (each builds on assistant/fusion.py)."""
-    from assistant import fusion as F
+    """Named scoring functions to compare (each builds on assistant/retrieve/fusion.py)."""
+    from assistant.retrieve import fusion as F
 
     def restrict(c: QueryCandidates, d: int):
         # what a retriever fetching ``d`` from each side would see

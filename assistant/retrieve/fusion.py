@@ -66,7 +66,7 @@ def adaptive_dense_weight(cov: float, low: float, high: float, min_weight: float
     its matches are accidents), falling linearly to ``min_weight`` as coverage goes from
     ``low`` to ``high`` (the passage shares the question's rare words; BM25 knows something).
 
-    Tuned on SciFact train and the paraphrased SQuAD tune questions (eval/tune_retrieval.py).
+    Tuned on SciFact train and the paraphrased SQuAD tune questions (train/tune_retrieval.py).
     """
     x = min(max((cov - low) / (high - low), 0.0), 1.0) if high > low else float(cov >= high)
     return 1.0 - (1.0 - min_weight) * x
