@@ -288,19 +288,11 @@ def resolve(
     path = Path(config_file) if config_file else Path(
         environ.get(ENV_PREFIX + "CONFIG") or _user_dir("config") / "config.toml"
     )
+    env = {n: environ[ENV_PREFIX + n.upper()] for n in (*RENAMED, *FIELD_NAMES) if environ.get(ENV_PREFIX + n.upper(), "") != ""}
+    env_names = {RENAMED.get(n, n): ENV_PREFIX + n.upper() for n in env}  # the variable that set each
     layers: list[tuple[str, dict[str, Any]]] = [
         (f"file {path}", _coerce_all(_read_config_file(path), f"config file {path}")),
-        (
-            "env",
-            _coerce_all(
-                {
-                    n: environ[ENV_PREFIX + n.upper()]
-                    for n in (*FIELD_NAMES, *RENAMED)
-                    if environ.get(ENV_PREFIX + n.upper(), "") != ""
-                },
-                "environment",
-            ),
-        ),
+        ("env", _coerce_all(env, "environment")),
         ("command line", _coerce_all(dict(cli or {}), "command line")),
         ("argument", _coerce_all(dict(overrides or {}), "argument")),
     ]
@@ -309,7 +301,7 @@ def resolve(
     for origin, layer in layers:
         for name, value in layer.items():
             values[name] = value
-            origins[name] = f"env {ENV_PREFIX}{name.upper()}" if origin == "env" else origin
+            origins[name] = f"env {env_names.get(name, ENV_PREFIX + name.upper())}" if origin == "env" else origin
     settings = Settings(**values)
     _validate(settings)
     return Resolved(settings, origins, path)
