@@ -34,10 +34,19 @@ class ApiParts:
 
     @contextlib.asynccontextmanager
     async def lifespan(self, app=None):
-        if app is not None:  # /docs shows the API, not the web page's internal routes
-            app.openapi_schema = openapi_schema(self.router)
         async with self.mcp.lifespan():
             yield
+
+    def document(self, app) -> None:
+        """Make ``/docs`` show the API's routes only (not the web page's internal ones)."""
+        schema: dict = {}
+
+        def openapi() -> dict:
+            if not schema:
+                schema.update(openapi_schema(self.router))
+            return schema
+
+        app.openapi = openapi
 
 
 def build_app(settings: Settings, host: str | None = None):
@@ -45,7 +54,9 @@ def build_app(settings: Settings, host: str | None = None):
     from fastapi import FastAPI
 
     parts = ApiParts(Service(settings), host or settings.ui_host)
-    return FastAPI(**parts.app_kwargs())
+    app = FastAPI(**parts.app_kwargs())
+    parts.document(app)
+    return app
 
 
 def serve(settings: Settings, host: str | None = None, port: int | None = None, quiet: bool = False) -> None:
