@@ -464,7 +464,7 @@ def build_router(service: Service) -> APIRouter:
         data = [(f.filename or "upload", f.file.read()) for f in files]
         return [vars(r) for r in service.upload(data, collection)]
 
-    @router.delete("/api/documents/{doc_id}", tags=["documents"],
+    @router.delete("/api/documents/{doc_id:path}", tags=["documents"],
                    summary="Remove a document from the index (by doc_id or source)")
     def delete_document(doc_id: str, collection: str | None = None) -> list[dict]:
         return [d.to_dict() for d in service.remove_document(doc_id, collection)]
