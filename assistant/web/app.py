@@ -561,6 +561,7 @@ def launch(
 
     from assistant.service.http import Service
     from assistant.service.server import ApiParts
+    from assistant.web.conversations import CSS as CONVERSATIONS_CSS
 
     app = app or ChatApp(settings)
     demo = app.build()
@@ -582,7 +583,7 @@ def launch(
             quiet=quiet,
             prevent_thread_lock=True,
             theme=_theme(),
-            css=CSS,
+            css=CSS + CONVERSATIONS_CSS,
             head=HEAD,
             show_error=False,
             app_kwargs=api.app_kwargs(),

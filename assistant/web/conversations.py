@@ -20,6 +20,15 @@ log = logging.getLogger(__name__)
 
 MAX_LISTED = 200
 
+# Gradio measures how far an open sidebar overlaps the page before the sidebar has a width (so
+# it overlaps the chat); on wide screens make room for it.
+CSS = """
+@media (min-width: 1000px) {
+  .column:has(> #conversations-panel.open) { padding-left: 310px !important; }
+}
+#conversations label { width: 100%; font-size: 0.9em; }
+"""
+
 
 def owner_of(request: Any, settings) -> str:
     """Whose conversations: the logged-in user's, or "" without a login."""
