@@ -296,7 +296,7 @@ def test_a_reloaded_page_finds_its_conversation_in_the_list(chat_url, browser):
         page.locator("#new-conversation").click()
         page.wait_for_function("() => document.querySelectorAll('#chat [data-testid=bot]').length === 0")
         message = ask(page, second_q)
-        assert "Tower 22" in message.inner_text()
+        assert "drone attack" in message.inner_text()
         listed = page.locator("#conversations label")
         listed.filter(has_text=second_q).first.wait_for()
 
@@ -307,7 +307,7 @@ def test_a_reloaded_page_finds_its_conversation_in_the_list(chat_url, browser):
         assert titles.index(next(t for t in titles if t.startswith(second_q))) < titles.index(
             next(t for t in titles if t.startswith(first_q)))  # newest first
         bot_messages(page).first.wait_for()  # the open conversation came back
-        assert "Tower 22" in bot_messages(page).first.inner_text()
+        assert "drone attack" in bot_messages(page).first.inner_text()
 
         listed.filter(has_text=first_q).first.click()  # reopen the other one
         page.wait_for_function(
