@@ -21,8 +21,9 @@ ROOMS = [
     ("ingest", ["ingest"]),
     ("retrieve", ["assistant.retrieve"]),
     ("answer", ["assistant.answer"]),
+    ("conversations", ["assistant.conversations"]),
     ("library", ["assistant.client", "assistant"]),
-    ("ways in", ["assistant.web", "assistant.cli_options", "assistant.cli", "assistant.__main__", "eval"]),
+    ("ways in", ["assistant.web", "assistant.service", "assistant.cli_options", "assistant.cli", "assistant.__main__", "eval"]),
     ("benchmarks and training", ["eval.bench", "train"]),
 ]
 
