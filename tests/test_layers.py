@@ -22,7 +22,8 @@ ROOMS = [
     ("retrieve", ["assistant.retrieve"]),
     ("answer", ["assistant.answer"]),
     ("library", ["assistant.client", "assistant"]),
-    ("ways in", ["assistant.web", "assistant.cli_options", "assistant.cli", "assistant.__main__", "eval"]),
+    ("ways in", ["assistant.web", "assistant.cli_options", "assistant.cli", "assistant.__main__", "eval",
+                 "assistant.integrations"]),
     ("benchmarks and training", ["eval.bench", "train"]),
 ]
 
