@@ -240,3 +240,37 @@ def test_cli_scopes_tags_and_sources(tmp_path):
     assert "Traceback" not in r.stderr
     r = _cli("ask", "--where", "{not json", "Where?", data_dir=data, collection="cli-memos")
     assert r.returncode == 1 and "--where must be JSON" in r.stderr
+
+
+def test_eval_suite_questions_carry_a_scope(tmp_path):
+    """`assistant eval` on a suite whose corpus files are tagged and whose questions are scoped."""
+    suite_dir = tmp_path / "suite"
+    (suite_dir / "memos").mkdir(parents=True)
+    (suite_dir / "memos" / "memo-2023.md").write_text(OLD)
+    (suite_dir / "memos" / "memo-2024.md").write_text(NEW)
+    (suite_dir / "memos.toml").write_text(
+        'name = "memos"\ncorpus = ["memos"]\nquestions = "memos.jsonl"\n'
+        '[tags]\n"memos/memo-2023.md" = ["old"]\n"memos/memo-2024.md" = ["current"]\n'
+    )
+    questions = [
+        {"id": "park-current", "question": "Where do staff park?", "answers": ["lot D"], "scope": {"tags": ["current"]}},
+        {"id": "park-old", "question": "Where do staff park?", "answers": ["lot B"], "scope": {"tags": ["old"]}},
+        {"id": "cafe-old-followup", "question": "And when does the cafeteria close?", "answers": ["2pm"],
+         "turns": ["Where do staff park?"], "scope": {"sources": ["*2023*"]}},
+    ]
+    (suite_dir / "memos.jsonl").write_text("\n".join(json.dumps(q) for q in questions) + "\n")
+    out = tmp_path / "out"
+    r = _cli("eval", str(suite_dir / "memos.toml"), "--out", str(out), "--quiet", data_dir=tmp_path / "data",
+             collection="unused")
+    assert r.returncode == 0, r.stderr
+    results = json.loads((out / "results.json").read_text())
+    records = {rec["id"]: rec for rec in results["questions"]}
+    want = {"park-current": "memo-2024.md", "park-old": "memo-2023.md", "cafe-old-followup": "memo-2023.md"}
+    for qid, source in want.items():
+        rec = records[qid]
+        assert rec["scope"] == questions[[q["id"] for q in questions].index(qid)]["scope"]
+        assert rec["citations"] and {Path(c["source"]).name for c in rec["citations"]} == {source}, rec
+        assert {Path(d["source"]).name for d in rec["retrieved"]} == {source}
+    assert "lot D" in records["park-current"]["answer"] and "lot B" not in records["park-current"]["answer"]
+    assert "lot B" in records["park-old"]["answer"] and "lot D" not in records["park-old"]["answer"]
+    assert "2pm" in records["cafe-old-followup"]["answer"] and "4pm" not in records["cafe-old-followup"]["answer"]
