@@ -120,7 +120,19 @@ class Assistant:
         if scope.empty:
             return None
         col = collection or self.collection()
-        return doc_ids_in(scope, manifest.load(self.settings, col))
+        # Resolved once per scope and collection state: the questions of a scoped conversation
+        # (and the fresh scopes of the web picker) pay for matching the document list once.
+        key = (col.name, manifest.stamp_of(col)["generation"], col.count(), scope.key())
+        with self._lock:
+            cache = self.__dict__.setdefault("_scope_cache", {})
+            if key in cache:
+                return cache[key]
+        chosen = doc_ids_in(scope, manifest.load(self.settings, col))
+        with self._lock:
+            if len(cache) >= 64:
+                cache.pop(next(iter(cache)))
+            cache[key] = chosen
+        return chosen
 
     # --- asking ------------------------------------------------------------------
     def ask(self, question: str, *, history: Sequence[Any] | None = None, stream: bool = False,

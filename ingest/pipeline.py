@@ -276,8 +276,8 @@ class Ingestor:
         from dataclasses import replace
 
         collection.bump_generation()
+        report.chunks_retagged += collection.set_tags({old.doc_id: tags for old, tags in self._retag})
         for old, tags in self._retag:
-            report.chunks_retagged = getattr(report, "chunks_retagged", 0) + collection.set_tags(old.doc_id, tags)
             current[old.doc_id] = replace(old, tags=tags)
         self._retag = []
         report.retagged = True
@@ -534,8 +534,7 @@ def retag(settings: Settings, path: str | Path, add: Sequence[str] = (), remove:
         todo = [(old, new) for old, new in zip(matched, changed) if sorted(old.tags) != new.tags]
         if todo:
             collection.bump_generation()  # a crash half way leaves a stamp no cache matches
-            for _old, new in todo:
-                collection.set_tags(new.doc_id, new.tags)
+            collection.set_tags({new.doc_id: new.tags for _old, new in todo})
             collection.bump_generation()
             manifest.update({d.doc_id: d for d in changed})
             manifests.save(settings, collection, manifest)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import fnmatch
+import functools
 import json
 import os
 from dataclasses import dataclass, field
@@ -176,25 +177,33 @@ class Scope:
 def source_matches(pattern: str, doc: DocumentRecord) -> bool:
     """A path (the file, or a directory above it), a glob over the full path, or a bare file
     name / name glob ("memo.md", "*.pdf")."""
+    is_glob, bare, name_test, full_tests, file_only = _compiled(pattern)
+    if bare and name_test(os.path.basename(doc.source)):
+        return True
+    tests = full_tests if doc.kind == "file" or not bare else full_tests[:1]
+    return any(test(name) for test in tests for name in (doc.source, doc.doc_id))
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str):
+    """The tests a pattern stands for, built once (a scope is matched against every document)."""
+    import re
+
     pattern = os.path.expanduser(pattern)
-    names = {doc.source, doc.doc_id}
     is_glob = bool(_GLOB & set(pattern))
     bare = os.sep not in pattern
-    if bare:
-        base = os.path.basename(doc.source)
-        if (fnmatch.fnmatchcase(base, pattern) if is_glob else base == pattern):
-            return True
-    candidates = {pattern}
-    if doc.kind == "file" or not bare:
-        candidates.add(os.path.abspath(pattern))
-    for c in candidates:
-        for name in names:
-            if is_glob:
-                if fnmatch.fnmatchcase(name, c):
-                    return True
-            elif name == c or name.startswith(c.rstrip(os.sep) + os.sep):
-                return True
-    return False
+
+    def glob_test(p: str):
+        return re.compile(fnmatch.translate(p)).match
+
+    def path_test(p: str):
+        under = p.rstrip(os.sep) + os.sep
+        return lambda name: name == p or name.startswith(under)
+
+    make = glob_test if is_glob else path_test
+    name_test = glob_test(pattern) if is_glob else (lambda base: base == pattern)
+    full = [make(pattern)] + ([make(os.path.abspath(pattern))] if os.path.abspath(pattern) != pattern else [])
+    return is_glob, bare, name_test, full, None
 
 
 def _check_where(where: Any, path: str = "where") -> None:

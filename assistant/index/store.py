@@ -343,22 +343,28 @@ class ChunkCollection:
             ids.extend(self.raw.get(where=where, include=[])["ids"])
         return ids
 
-    def set_tags(self, doc_id: str, tags: Iterable[str]) -> int:
-        """Give every chunk of ``doc_id`` these tags (metadata only: nothing is re-embedded).
-        Returns the chunks changed."""
+    def set_tags(self, doc_tags: dict[str, Sequence[str]]) -> int:
+        """Give every chunk of each document its new tags (``{doc_id: tags}``): metadata only,
+        nothing is re-embedded; documents are read and written in batches. Returns the chunks changed."""
         self._count = None
-        got = self.raw.get(where={"doc_id": doc_id}, include=["metadatas"])
-        text = tags_text(tags)
-        ids, metas = [], []
-        for cid, meta in zip(got["ids"], got["metadatas"] or []):
-            meta = dict(meta or {})
-            if meta.get("tags", "") != text:
-                meta["tags"] = text
-                ids.append(cid)
-                metas.append(meta)
-        for i in range(0, len(ids), WRITE_BATCH):
-            self.raw.update(ids=ids[i : i + WRITE_BATCH], metadatas=metas[i : i + WRITE_BATCH])
-        return len(ids)
+        wanted = list(doc_tags)
+        changed = 0
+        for i in range(0, len(wanted), 200):
+            part = wanted[i : i + 200]
+            where = {"doc_id": part[0]} if len(part) == 1 else {"doc_id": {"$in": part}}
+            got = self.raw.get(where=where, include=["metadatas"])
+            ids, metas = [], []
+            for cid, meta in zip(got["ids"], got["metadatas"] or []):
+                meta = dict(meta or {})
+                text = tags_text(doc_tags.get(str(meta.get("doc_id", "")), ()))
+                if meta.get("tags", "") != text:
+                    meta["tags"] = text
+                    ids.append(cid)
+                    metas.append(meta)
+            for j in range(0, len(ids), WRITE_BATCH):
+                self.raw.update(ids=ids[j : j + WRITE_BATCH], metadatas=metas[j : j + WRITE_BATCH])
+            changed += len(ids)
+        return changed
 
     def get_chunks(self, ids: Sequence[str], with_embeddings: bool = False) -> dict[str, tuple[Chunk, Any]]:
         """Chunks by id (missing ids are left out), with their vectors when asked."""
