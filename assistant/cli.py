@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from assistant.cli_options import cli_overrides, config_options
+from assistant.cli_options import cli_overrides, config_options, scope_from_args, scope_options
 from assistant.errors import AssistantError
 
 EPILOG = """\
@@ -22,6 +22,10 @@ examples:
   assistant ingest ~/notes ~/papers/*.pdf     index files (directories are walked)
   assistant ask "How many targets did the US strike?"
   assistant ask --json "..."                  machine-readable answer
+  assistant ingest memos/new.md --tag current index and tag (--tag is repeatable)
+  assistant tag memos/old.md archived         tag later (no re-embedding); untag removes
+  assistant ask --tag current "..."           only documents tagged current
+  assistant ask --source '*.pdf' --since 2024-03-01 "..."   only PDFs modified since March
   assistant ask --llm local "..."             answer written by the packaged SmolLM2, streamed
   assistant ask --llm ollama:llama3.2 "..."   ... or by a model on an Ollama server
   assistant ask --llm openai:gpt-4o-mini "..." ... or on any OpenAI-compatible server
@@ -43,6 +47,7 @@ the config file ($ASSISTANT_CONFIG or ~/.config/assistant/config.toml), defaults
 
 def build_parser() -> argparse.ArgumentParser:
     common = config_options()
+    scoped = scope_options()
     parser = argparse.ArgumentParser(
         prog="assistant",
         description="Answers questions from your own documents, with numbered citations. Runs offline.",
@@ -59,8 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prune", action="store_true", help="also remove documents whose files are gone")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--tag", dest="tags", action="append", default=[], metavar="TAG",
+                   help="tag every document ingested (repeatable); tags are kept across updates")
 
-    p = sub.add_parser("ask", parents=[common], help="answer a question from the index",
+    p = sub.add_parser("ask", parents=[common, scoped], help="answer a question from the index",
                        description="Answer a question with citations [n] to the passages used; "
                        "says so when the documents don't contain the answer.")
     p.add_argument("question", nargs="+", help="the question (quote it, or not)")
@@ -71,8 +78,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue stored conversation ID (its earlier turns are the history) and record "
                    "this turn; 'new' starts one. See: assistant history")
 
-    p = sub.add_parser("sources", parents=[common], help="list indexed documents")
+    p = sub.add_parser("sources", parents=[common, scoped], help="list indexed documents (and their tags)",
+                       description="List indexed documents with their tags; the scope options list only "
+                       "the documents a question with the same options would use.")
     p.add_argument("--json", action="store_true")
+
+    for name, verb in (("tag", "add"), ("untag", "remove")):
+        p = sub.add_parser(name, parents=[common], help=f"{verb} tags of indexed documents (no re-embedding)",
+                           description=f"{verb.capitalize()} tags of the documents at PATH (a file, or every "
+                           "document under a directory). Only metadata changes: nothing is re-read or re-embedded.")
+        p.add_argument("path", metavar="PATH", help="the file or directory as it was ingested")
+        p.add_argument("tags", nargs="+", metavar="TAG")
+        p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("forget", parents=[common], help="remove a document (or a directory's documents)")
     p.add_argument("path", help="the file or directory as it was ingested")
@@ -179,7 +196,7 @@ def cmd_ingest(args) -> int:
     if not paths:  # --prune alone
         report = assistant.ingest([], prune=True, progress=progress)
     else:
-        report = assistant.ingest(paths, prune=args.prune, progress=progress)
+        report = assistant.ingest(paths, prune=args.prune, progress=progress, tags=args.tags)
     if args.json:
         _print_json(report.to_dict())
     else:
@@ -192,8 +209,9 @@ def cmd_ask(args) -> int:
     if args.conversation:
         return _ask_in_conversation(args, question)
     assistant = _assistant(args)
+    scope = scope_from_args(args)
     if args.json or args.no_stream or assistant.settings.answerer == "extractive":
-        answer = assistant.ask(question)
+        answer = assistant.ask(question, scope=scope)
         if args.json:
             _print_json(answer.to_dict())
         else:
@@ -202,7 +220,7 @@ def cmd_ask(args) -> int:
     # An LLM writes the answer: print it as it comes (pieces are already checked).
     answer, started = None, False
     try:
-        for item in assistant.ask_stream(question):
+        for item in assistant.ask_stream(question, scope=scope):
             if isinstance(item, str):
                 sys.stdout.write(item)
                 sys.stdout.flush()
@@ -284,16 +302,18 @@ def cmd_mcp(args) -> int:
 
 
 def cmd_sources(args) -> int:
-    docs = _assistant(args).sources()
+    scope = scope_from_args(args)
+    docs = _assistant(args).sources(scope)
     if args.json:
         _print_json([d.to_dict() for d in docs])
         return 0
     if not docs:
-        print("no documents indexed")
+        print("no documents indexed" if scope is None else f"no document matches ({scope.describe()})")
         return 0
     for d in docs:
         flag = "" if d.complete else f"  (incomplete: {d.chunks}/{d.expected_chunks} chunks; re-run ingest)"
-        print(f"{d.source}\t{d.chunks} chunks\tingested {d.ingested_at}{flag}")
+        tags = f"\ttags {','.join(d.tags)}" if d.tags else ""
+        print(f"{d.source}\t{d.chunks} chunks\tingested {d.ingested_at}{tags}{flag}")
     print(f"{len(docs)} documents, {sum(d.chunks for d in docs)} chunks")
     return 0
 
@@ -305,6 +325,17 @@ def cmd_forget(args) -> int:
     else:
         for d in removed:
             print(f"removed {d.source} ({d.chunks} chunks)")
+    return 0
+
+
+def cmd_tag(args) -> int:
+    assistant = _assistant(args)
+    docs = assistant.tag(args.path, args.tags) if args.command == "tag" else assistant.untag(args.path, args.tags)
+    if args.json:
+        _print_json([d.to_dict() for d in docs])
+    else:
+        for d in docs:
+            print(f"{d.source}\ttags {','.join(d.tags) or '(none)'}")
     return 0
 
 
@@ -372,6 +403,8 @@ COMMANDS = {
     "ask": cmd_ask,
     "sources": cmd_sources,
     "forget": cmd_forget,
+    "tag": cmd_tag,
+    "untag": cmd_tag,
     "collections": cmd_collections,
     "config": cmd_config,
     "eval": cmd_eval,

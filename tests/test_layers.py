@@ -23,7 +23,8 @@ ROOMS = [
     ("answer", ["assistant.answer"]),
     ("conversations", ["assistant.conversations"]),
     ("library", ["assistant.client", "assistant"]),
-    ("ways in", ["assistant.web", "assistant.service", "assistant.cli_options", "assistant.cli", "assistant.__main__", "eval"]),
+    ("ways in", ["assistant.web", "assistant.service", "assistant.cli_options", "assistant.cli", "assistant.__main__",
+                 "eval", "assistant.integrations"]),
     ("benchmarks and training", ["eval.bench", "train"]),
 ]
 

@@ -189,10 +189,18 @@ class ChatApp:
         )
 
     # --- chat ----------------------------------------------------------------------------
-    def respond(self, question: str, session: dict, collection: str, top_k: float, request=None) -> Iterator[tuple]:
-        """Answer ``question`` in this session's conversation (stored once answered).
+    def respond(self, question: str, session: dict, collection: str, top_k: float,
+                scope_sources: list[str] | None = None, scope_tags: list[str] | None = None,
+                request=None) -> Iterator[tuple]:
+        """Answer ``question`` in this session's conversation (stored once answered), within the
+        picked documents/tags.
 
         Yields (textbox, chat messages, session, answer as ``ask --json`` or None until done)."""
+        from assistant.web import scope_picker
+
+        scope = scope_picker.scope_of(scope_sources, scope_tags)
+        session = {**session, "scope": scope}  # the conversation's scope goes with it
+        scoped = {"scope": scope} if scope else {}
         question = (question or "").strip()
         if not question:
             yield "", session["messages"], session, None
@@ -209,7 +217,7 @@ class ChatApp:
             stream = getattr(assistant, "ask_stream", None)
             if callable(stream):
                 text = ""
-                for piece in stream(question, history=turns):
+                for piece in stream(question, history=turns, **scoped):
                     if isinstance(piece, Answer):
                         answer = piece
                         break
@@ -217,7 +225,7 @@ class ChatApp:
                     messages[-1] = {"role": "assistant", "content": render_partial(text)}
                     yield "", messages, session, None
             if answer is None:
-                answer = assistant.ask(question, history=turns)
+                answer = assistant.ask(question, history=turns, **scoped)
         except (CollectionNotFound, EmptyIndex):
             messages[-1] = {
                 "role": "assistant",
@@ -238,14 +246,16 @@ class ChatApp:
             return
         seconds = time.perf_counter() - started
         content = render_answer(answer, new_message_id())
-        content += f'\n\n<div class="answer-meta">{escape_text(answer.backend)} · {seconds:.2f} s</div>'
+        within = f" · within {escape_text(scope_picker.label(scope_sources, scope_tags))}" if scope else ""
+        content += f'\n\n<div class="answer-meta">{escape_text(answer.backend)} · {seconds:.2f} s{within}</div>'
         messages[-1] = {"role": "assistant", "content": content}
         turn = Turn(answer.question, answer.standalone_question or answer.question, answer.text)
         new_turns = [*session["turns"], vars(turn)][-MAX_TURNS:]
         from assistant.web.conversations import owner_of
 
         conv_id = self.conversations.record(session, answer, collection, owner_of(request, self.settings))
-        new_session = {"turns": new_turns, "messages": messages[-2 * MAX_TURNS :], "conversation_id": conv_id}
+        new_session = {"turns": new_turns, "messages": messages[-2 * MAX_TURNS :], "conversation_id": conv_id,
+                       "scope": scope}
         yield "", messages, new_session, answer.to_dict()
 
     def ask_api(self, question: str, collection: str = "") -> dict:
@@ -336,6 +346,9 @@ class ChatApp:
             status = gr.Markdown(self.status_line(s.collection, first_docs), elem_id="status")
             with gr.Tabs():
                 with gr.Tab("Chat", id="chat-tab"):
+                    from assistant.web import scope_picker
+
+                    scope_sources, scope_tags = scope_picker.build(first_docs)
                     chatbot = gr.Chatbot(
                         value=[],
                         elem_id="chat",
@@ -404,12 +417,12 @@ class ChatApp:
                     )
 
             # chat
-            chat_inputs = [question, session, collection, top_k]
+            chat_inputs = [question, session, collection, top_k, scope_sources, scope_tags]
             chat_outputs = [question, chatbot, session, last_answer]
 
-            def respond(question, session, collection, top_k, request: gr.Request):
+            def respond(question, session, collection, top_k, scope_sources, scope_tags, request: gr.Request):
                 """Ask in this session's conversation. Returns (textbox, messages, answer JSON)."""
-                yield from self.respond(question, session, collection, top_k, request)
+                yield from self.respond(question, session, collection, top_k, scope_sources, scope_tags, request)
 
             asked = gr.on(
                 [question.submit, send.click],
@@ -458,6 +471,18 @@ class ChatApp:
             ).then(refresh, collection, refresh_outputs, api_visibility="private", show_progress="hidden")
             collection.change(refresh, collection, refresh_outputs, api_visibility="private", show_progress="hidden")
             demo.load(refresh, collection, refresh_outputs, api_visibility="private", show_progress="hidden")
+
+            # the scope picker follows the documents (the list's HTML changes whenever they do)
+            def refresh_picker(collection_name, sources_now, tags_now):
+                try:
+                    docs = self.documents(collection_name)
+                except AssistantError:
+                    docs = []
+                return scope_picker.refreshed(docs, sources_now, tags_now)
+
+            picker_io = ([collection, scope_sources, scope_tags], [scope_sources, scope_tags])
+            for event in (doc_list.change, demo.load):
+                event(refresh_picker, *picker_io, api_visibility="private", show_progress="hidden")
 
             # API-only endpoints
             def ask(question: str, collection: str = "") -> dict:
