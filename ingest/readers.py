@@ -8,37 +8,21 @@ from __future__ import annotations
 
 import codecs
 import re
-from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Callable
 
+from ingest.document import (
+    SECTION_SEPARATOR,
+    HeadingStack,
+    ParsedDocument,
+    Section,
+    Unreadable,
+    title_from_name as _title_from_name,
+)
+from ingest.tables import markdown_rows, table_text
 
-class Unreadable(Exception):
-    """This file cannot be ingested; the message says why, in one line."""
-
-
-@dataclass
-class Section:
-    text: str
-    page: int | None = None
-
-
-@dataclass
-class ParsedDocument:
-    title: str
-    sections: list[Section] = field(default_factory=list)
-
-    @property
-    def text(self) -> str:
-        return SECTION_SEPARATOR.join(s.text for s in self.sections)
-
-
-SECTION_SEPARATOR = "\n\n"
-
-
-def _title_from_name(path: Path) -> str:
-    return path.stem
+__all__ = ["SECTION_SEPARATOR", "ParsedDocument", "Section", "Unreadable", "READERS", "parse", "decode_text"]
 
 
 def decode_text(data: bytes) -> str:
@@ -103,6 +87,8 @@ def read_text(path: Path, data: bytes) -> ParsedDocument:
 
 
 _MD_HEADING = re.compile(r"^\s{0,3}#\s+(.+?)\s*#*\s*$", re.MULTILINE)
+_MD_ANY_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
+_MD_FENCE = re.compile(r"^ {0,3}(```|~~~)")
 _FRONT_MATTER = re.compile(r"\A---\s*\n.*?\n---\s*\n", re.DOTALL)
 
 
@@ -113,20 +99,42 @@ def read_markdown(path: Path, data: bytes) -> ParsedDocument:
     if fm:
         m = re.search(r"^title:\s*[\"']?(.+?)[\"']?\s*$", fm.group(0), re.MULTILINE)
         title = m.group(1) if m else None
-        # Blank out the front matter so offsets still point into the original file.
-        text = " " * fm.end() + text[fm.end():]
+        text = text[fm.end():]
     if title is None:
         m = _MD_HEADING.search(text)
         title = m.group(1).strip() if m else _title_from_name(path)
     if not text.strip():
         raise Unreadable("no text")
-    return ParsedDocument(title, [Section(text)])
+    return ParsedDocument(title, markdown_sections(text))
+
+
+def markdown_sections(text: str) -> list[Section]:
+    """Markdown cut at its ATX headings (outside code fences), each part with its section path."""
+    stack = HeadingStack()
+    sections: list[Section] = []
+    lines = text.splitlines(keepends=True)
+    start, fenced, path = 0, False, ""
+    pos = 0
+    for line in lines:
+        if _MD_FENCE.match(line):
+            fenced = not fenced
+        m = None if fenced else _MD_ANY_HEADING.match(line.rstrip("\n"))
+        if m:
+            if text[start:pos].strip():
+                sections.append(Section(text[start:pos].strip("\n"), heading=path))
+            stack.push(len(m.group(1)), m.group(2).strip())
+            path, start = stack.path, pos
+        pos += len(line)
+    if text[start:].strip():
+        sections.append(Section(text[start:].strip("\n"), heading=path))
+    return sections
 
 
 _BLOCK_TAGS = (
     "p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article",
     "header", "footer", "blockquote", "pre", "table", "ul", "ol", "dd", "dt", "figcaption",
 )
+_HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 
 
 _SKIPPED_TAGS = {"script", "style", "noscript", "template", "head", "svg", "iframe", "object"}
@@ -134,7 +142,8 @@ _SKIPPED_TAGS = {"script", "style", "noscript", "template", "head", "svg", "ifra
 
 class _HTMLText(HTMLParser):
     """Visible text of an HTML page in one pass (linear even for absurdly nested pages):
-    block elements start new lines; scripts, styles and the head are left out."""
+    block elements start new lines; scripts, styles and the head are left out; headings cut
+    the text into sections; tables become Markdown rows in their place."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -144,6 +153,17 @@ class _HTMLText(HTMLParser):
         self.title_text = ""
         self.h1: list[str] | None = None
         self.h1_text = ""
+        self.sections: list[Section] = []
+        self.stack = HeadingStack()
+        self.heading: tuple[int, list[str]] | None = None  # open heading: level, its text
+        self.table_depth = 0
+        self.rows: list[list[str]] = []
+
+    def _flush(self) -> None:
+        body = _tidy("".join(self.parts))
+        if body:
+            self.sections.append(Section(body, heading=self.stack.path))
+        self.parts = []
 
     def handle_starttag(self, tag: str, attrs) -> None:
         if tag == "title" and not self.title_text and self.skipping in ([], ["head"]):  # not an <svg> title
@@ -152,11 +172,32 @@ class _HTMLText(HTMLParser):
             self.skipping.append(tag)
         elif tag == "h1" and not self.h1_text and not self.skipping:
             self.h1 = []
-        if tag in _BLOCK_TAGS and not self.skipping:
+        if self.skipping:
+            return
+        if tag == "table":
+            self.table_depth += 1
+            if self.table_depth == 1:
+                self._flush()
+                self.rows = []
+            return
+        if self.table_depth:
+            if self.table_depth == 1 and tag == "tr":
+                self.rows.append([])
+            elif self.table_depth == 1 and tag in ("td", "th"):
+                if not self.rows:
+                    self.rows.append([])
+                self.rows[-1].append("")
+            elif tag in _BLOCK_TAGS and self.rows and self.rows[-1]:
+                self.rows[-1][-1] += " "
+            return
+        if tag in _HEADINGS:
+            self._flush()
+            self.heading = (_HEADINGS[tag], [])
+        if tag in _BLOCK_TAGS:
             self.parts.append("\n")
 
     def handle_startendtag(self, tag: str, attrs) -> None:
-        if tag in _BLOCK_TAGS and not self.skipping:
+        if tag in _BLOCK_TAGS and not self.skipping and not self.table_depth:
             self.parts.append("\n")
 
     def handle_endtag(self, tag: str) -> None:
@@ -166,8 +207,33 @@ class _HTMLText(HTMLParser):
             del self.skipping[len(self.skipping) - 1 - self.skipping[::-1].index(tag):]
         elif tag == "h1" and self.h1 is not None:
             self.h1_text, self.h1 = " ".join("".join(self.h1).split()), None
-        if tag in _BLOCK_TAGS and not self.skipping:
+        if self.skipping:
+            return
+        if tag == "table" and self.table_depth:
+            self.table_depth -= 1
+            if self.table_depth == 0:
+                self._table()
+            return
+        if self.table_depth:
+            return
+        if tag in _HEADINGS and self.heading is not None:
+            level, words = self.heading
+            self.heading = None
+            self.stack.push(level, "".join(words))
+            self.parts = [" ".join("".join(words).split()), "\n"]  # the heading starts its section
+        if tag in _BLOCK_TAGS:
             self.parts.append("\n")
+
+    def _table(self) -> None:
+        rows = [r for r in self.rows if any(c.strip() for c in r)]
+        self.rows = []
+        widths = {len([c for c in r if c.strip()]) for r in rows}
+        if len(rows) < 2 or max(widths, default=0) < 2:  # a layout table: its text as lines
+            self.parts.extend("\n" + " ".join(c.strip() for c in r if c.strip()) + "\n" for r in rows)
+            return
+        md = markdown_rows(rows)
+        if md:
+            self.sections.append(Section(table_text(*md), heading=self.stack.path, table_header=md[0]))
 
     def handle_data(self, data: str) -> None:
         if self.title is not None:
@@ -177,66 +243,44 @@ class _HTMLText(HTMLParser):
             return
         if self.h1 is not None:
             self.h1.append(data)
+        if self.table_depth:
+            if self.rows and self.rows[-1]:
+                self.rows[-1][-1] += data
+            return
+        if self.heading is not None:
+            self.heading[1].append(data)
+            return
         self.parts.append(data)
+
+    def close(self) -> None:
+        super().close()
+        if self.table_depth:
+            self._table()
+        self._flush()
+
+
+def _tidy(text: str) -> str:
+    lines = [re.sub(r"[ \t\r\f\v]+", " ", ln).strip() for ln in text.splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+
+
+def html_document(html: str, fallback_title: str) -> ParsedDocument:
+    parser = _HTMLText()
+    parser.feed(html)
+    parser.close()
+    if not parser.sections:
+        raise Unreadable("no visible text in the HTML")
+    return ParsedDocument(parser.title_text or parser.h1_text or fallback_title, parser.sections)
 
 
 def read_html(path: Path, data: bytes) -> ParsedDocument:
-    parser = _HTMLText()
-    parser.feed(decode_text(data))
-    parser.close()
-    lines = [re.sub(r"[ \t\r\f\v]+", " ", ln).strip() for ln in "".join(parser.parts).splitlines()]
-    body = "\n".join(lines)
-    body = re.sub(r"\n{3,}", "\n\n", body).strip()
-    if not body:
-        raise Unreadable("no visible text in the HTML")
-    title = parser.title_text or parser.h1_text or _title_from_name(path)
-    return ParsedDocument(title, [Section(body)])
+    return html_document(decode_text(data), _title_from_name(path))
 
 
 def read_pdf(path: Path, data: bytes) -> ParsedDocument:
-    import io
-    import logging
+    from ingest.pdf import read_pdf as read
 
-    from pypdf import PdfReader
-    from pypdf.errors import DependencyError, PyPdfError
-
-    logging.getLogger("pypdf").setLevel(logging.ERROR)  # pypdf warns loudly on odd files
-    if not data.strip():
-        raise Unreadable("empty file")
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            try:
-                ok = reader.decrypt("")
-            except DependencyError:
-                raise Unreadable("encrypted PDF (AES): install the cryptography package to read it") from None
-            except Exception:
-                ok = 0
-            if not ok:
-                raise Unreadable("encrypted PDF (needs a password)")
-        sections = []
-        for number, page in enumerate(reader.pages, start=1):
-            try:
-                text = page.extract_text() or ""
-            except Exception:
-                text = ""
-            text = text.replace("\x00", "").strip()
-            if text:
-                sections.append(Section(text, page=number))
-        meta_title = ""
-        try:
-            meta_title = (reader.metadata.title or "") if reader.metadata else ""
-        except Exception:
-            pass
-    except Unreadable:
-        raise
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError, AssertionError, IndexError) as exc:
-        raise Unreadable(f"corrupt or truncated PDF ({type(exc).__name__}: {str(exc)[:80]})") from None
-    except Exception as exc:  # pypdf raises assorted errors on damaged files
-        raise Unreadable(f"corrupt PDF ({type(exc).__name__})") from None
-    if not sections:
-        raise Unreadable("no extractable text in the PDF (scanned images need OCR)")
-    return ParsedDocument(str(meta_title).strip() or _title_from_name(path), sections)
+    return read(path, data)
 
 
 def read_docx(path: Path, data: bytes) -> ParsedDocument:
@@ -251,28 +295,61 @@ def read_docx(path: Path, data: bytes) -> ParsedDocument:
         document = docx.Document(io.BytesIO(data))
     except Exception as exc:
         raise Unreadable(f"corrupt .docx ({type(exc).__name__})") from None
+    from docx.table import Table
+
+    sections: list[Section] = []
+    stack = HeadingStack()
     blocks: list[str] = []
     title = ""
-    for para in document.paragraphs:
-        text = para.text.strip()
+
+    def flush() -> None:
+        if blocks:
+            sections.append(Section("\n\n".join(blocks), heading=stack.path))
+            blocks.clear()
+
+    # Paragraphs and tables in document order: a table stays where it is.
+    for item in document.iter_inner_content():
+        if isinstance(item, Table):
+            rows = []
+            for row in item.rows:
+                cells = [c.text for c in row.cells]
+                # merged cells repeat: keep each once
+                rows.append([c if i == 0 or c != cells[i - 1] else "" for i, c in enumerate(cells)])
+            md = markdown_rows(rows)
+            if md:
+                flush()
+                sections.append(Section(table_text(*md), heading=stack.path, table_header=md[0]))
+            continue
+        text = item.text.strip()
         if not text:
             continue
-        style = (para.style.name if para.style is not None else "") or ""
+        style = (item.style.name if item.style is not None else "") or ""
         if not title and style in ("Title", "Heading 1"):
             title = text
+        level = _docx_heading_level(style)
+        if level:
+            flush()
+            stack.push(level, text)
         blocks.append(text)
-    for table in document.tables:
-        for row in table.rows:
-            cells = [c.text.strip() for c in row.cells if c.text.strip()]
-            if cells:
-                blocks.append(" | ".join(dict.fromkeys(cells)))
+    flush()
     try:
         title = (document.core_properties.title or "").strip() or title
     except Exception:
         pass
-    if not blocks:
+    if not sections:
         raise Unreadable("no text in the .docx")
-    return ParsedDocument(title or _title_from_name(path), [Section("\n\n".join(blocks))])
+    return ParsedDocument(title or _title_from_name(path), sections)
+
+
+def _docx_heading_level(style: str) -> int:
+    m = re.fullmatch(r"Heading (\d)", style)
+    return int(m.group(1)) if m else 0
+
+
+def read_image(path: Path, data: bytes) -> ParsedDocument:
+    from ingest.formats import read_image as read
+
+    return read(path, data)
 
 
 READERS: dict[str, Callable[[Path, bytes], ParsedDocument]] = {
@@ -285,6 +362,15 @@ READERS: dict[str, Callable[[Path, bytes], ParsedDocument]] = {
     ".pdf": read_pdf,
     ".docx": read_docx,
 }
+
+
+def _register_formats() -> None:
+    from ingest import formats
+
+    READERS.update(formats.READERS)
+
+
+_register_formats()
 
 SUPPORTED_SUFFIXES = tuple(sorted(READERS))
 
