@@ -177,7 +177,8 @@ def read_epub(path: Path, data: bytes) -> ParsedDocument:
     sections: list[Section] = []
     # Chapters in reading order (the spine); each chapter's headings give its section path.
     items = [book.get_item_with_id(idref) for idref, _ in book.spine]
-    items = [i for i in items if i is not None and i.get_type() == ebooklib.ITEM_DOCUMENT]
+    items = [i for i in items if i is not None and i.get_type() == ebooklib.ITEM_DOCUMENT
+             and "nav" not in (getattr(i, "properties", None) or [])]  # the table of contents is not text
     for number, item in enumerate(items, start=1):
         try:
             doc = html_document(decode_text(item.get_content()), "")

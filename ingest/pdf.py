@@ -21,6 +21,8 @@ from ingest.document import HeadingStack, ParsedDocument, Section, Unreadable, t
 from ingest.tables import markdown_rows, table_text
 from ingest.textquality import looks_like_text
 
+# Titles PDF writers fill in when the author gave none
+_PLACEHOLDER_TITLE = re.compile(r"(?i)^(untitled|\(anonymous\)|anonymous|microsoft word - .*|document\d*)$")
 MIN_RULES = 3  # a ruled table of 2x2 cells has 3 horizontal and 3 vertical rules
 
 
@@ -238,6 +240,8 @@ def read_pdf(path, data: bytes) -> ParsedDocument:
             plumber.close()
         pdf.close()
 
+    if _PLACEHOLDER_TITLE.match(meta_title.strip()):
+        meta_title = ""
     sections = _sections(pages, labels, outline)
     if not sections:
         raise Unreadable("no extractable text in the PDF")
