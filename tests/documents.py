@@ -100,9 +100,9 @@ def write_manual_pdf(path: Path) -> Path:
     writer = PdfWriter(clone_from=PdfReader(io.BytesIO(buf.getvalue())))
     writer.set_page_label(0, 1, style=PageLabelStyle.LOWERCASE_ROMAN)
     writer.set_page_label(2, 3, style=PageLabelStyle.DECIMAL, start=1)
-    writer.add_outline_item("Preface", 1)
-    writer.add_outline_item("1 Safety", 2)
-    writer.add_outline_item("2 Operation", 3)
+    writer.add_outline_item(title="Preface", page_number=1)
+    writer.add_outline_item(title="1 Safety", page_number=2)
+    writer.add_outline_item(title="2 Operation", page_number=3)
     with open(path, "wb") as fh:
         writer.write(fh)
     return path
@@ -276,26 +276,32 @@ def write_ipynb(path: Path) -> Path:
     return path
 
 
-def scanned_page(lines: list[str], size=(1700, 2200)):
-    """A page image with the text drawn on it (no text layer)."""
+def scanned_page(paragraphs: list[str], size=(1700, 2200)):
+    """A page image (200 dpi A4-ish) with the paragraphs typeset on it; no text layer."""
+    import textwrap
+
     from PIL import Image, ImageDraw, ImageFont
 
     image = Image.new("L", size, 255)
     draw = ImageDraw.Draw(image)
     try:
-        font = ImageFont.truetype("DejaVuSans.ttf", 44)
+        font = ImageFont.truetype("DejaVuSans.ttf", 34)
     except OSError:
-        font = ImageFont.load_default(size=44)
-    y = 200
-    for line in lines:
-        draw.text((150, y), line, fill=0, font=font)
-        y += 80
+        font = ImageFont.load_default(size=34)
+    y = 150
+    for para in paragraphs:
+        for line in textwrap.wrap(para, 72):
+            draw.text((120, y), line, fill=0, font=font)
+            y += 46
+        y += 30
     return image
 
 
 SCANNED_PAGES = [
-    ["Minutes of the harbour board", "The board met on the ninth of June."],
-    ["The board approved a new pier", "costing four million crowns."],
+    ["Minutes of the harbour board meeting held in the town hall on the ninth of June, with nine members present "
+     "and the harbour master in the chair."],
+    ["After a long debate about the state of the old quay, the board approved a new pier costing four million "
+     "crowns, to be built of granite from the Hasle quarry."],
 ]
 
 
