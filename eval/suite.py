@@ -7,7 +7,8 @@ A suite is either a JSONL file of questions, one a line::
      "answerable": true,                         # default true; false = should abstain
      "sources": ["us-strikes-iran-militias.txt"],# expected source file names or doc ids
      "all_required": false,                      # true: every answer string must appear
-     "turns": ["earlier question", ...]}         # a conversation before this question
+     "turns": ["earlier question", ...],         # a conversation before this question
+     "pages": [29, 30]}                          # physical pages that hold the answer (scored as cited_page)
 
 or a small TOML/YAML file naming the corpus and the questions (paths relative to the file)::
 

@@ -139,7 +139,7 @@ def read_xlsx(path: Path, data: bytes) -> ParsedDocument:
 
 
 def read_csv(path: Path, data: bytes) -> ParsedDocument:
-    from ingest.readers import decode_text
+    from ingest.textformats import decode_text
 
     text = decode_text(data)
     try:
@@ -160,7 +160,7 @@ def read_epub(path: Path, data: bytes) -> ParsedDocument:
     import tempfile
     import warnings
 
-    from ingest.readers import decode_text, html_document
+    from ingest.textformats import decode_text, html_document
 
     try:
         import ebooklib
@@ -269,11 +269,12 @@ def read_rtf(path: Path, data: bytes) -> ParsedDocument:
 
 # --- mail and notebooks ---------------------------------------------------------------
 
-def read_eml(path: Path, data: bytes) -> ParsedDocument:
+def read_eml(path: Path, data: bytes, parse: Callable[[Path, bytes], ParsedDocument]) -> ParsedDocument:
+    """An e-mail: its headers, its body, and each attachment read by ``parse`` (by its name)."""
     from email import policy
     from email.parser import BytesParser
 
-    from ingest.readers import html_document, parse
+    from ingest.textformats import html_document
 
     msg = BytesParser(policy=policy.default).parsebytes(data)
     if not any(msg.get(h) for h in ("From", "To", "Subject", "Date")):
@@ -311,7 +312,7 @@ def read_eml(path: Path, data: bytes) -> ParsedDocument:
 def read_ipynb(path: Path, data: bytes) -> ParsedDocument:
     import nbformat
 
-    from ingest.readers import decode_text, markdown_sections
+    from ingest.textformats import decode_text, markdown_sections
 
     try:
         nb = nbformat.reads(decode_text(data), as_version=4)
@@ -361,6 +362,5 @@ READERS: dict[str, Callable[[Path, bytes], ParsedDocument]] = {
     ".epub": read_epub,
     ".odt": read_odt,
     ".rtf": read_rtf,
-    ".eml": read_eml,
     ".ipynb": read_ipynb,
 }
