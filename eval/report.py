@@ -46,6 +46,7 @@ METRIC_DOC = {
     "latency_p95_ms": "95th percentile time per question, end to end",
     "judge_correctness": "LLM judge: share of answers judged correct",
     "judge_faithfulness": "LLM judge: share of answers judged supported by their citations",
+    "cited_page": "questions with expected pages whose first citation is on one of them",
 }
 BEIR_DOC = {"latency_p50_ms": "median retrieval time per query (query embedding included)",
             "latency_p95_ms": "95th percentile retrieval time per query"}

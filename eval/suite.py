@@ -18,6 +18,7 @@ or a small TOML/YAML file naming the corpus and the questions (paths relative to
     # instead of files: records = "corpus.jsonl"  ({"id","title","text"} per line)
     # SQuAD by article range: [squad] articles = "1-11"  (corpus_articles = "all", dir = ...)
     # a BEIR retrieval benchmark: [beir] dir = "...", split = "test"
+    # a corpus that is not shipped: fetch = "the command that fetches it" (named when it is missing)
 
 A bare name (``sample-article``) means the suite of that name shipped in ``eval/suites/``.
 """
@@ -36,7 +37,7 @@ from assistant.errors import AssistantError
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 SUITE_FILE_SUFFIXES = (".toml", ".yaml", ".yml")
 KNOWN_QUESTION_KEYS = {"id", "question", "answers", "answerable", "sources", "all_required", "turns"}
-KNOWN_SUITE_KEYS = {"name", "description", "corpus", "questions", "records", "squad", "beir"}
+KNOWN_SUITE_KEYS = {"name", "description", "corpus", "questions", "records", "squad", "beir", "fetch"}
 
 
 class SuiteError(AssistantError):
@@ -256,7 +257,8 @@ def _load_suite_file(path: Path) -> Suite:
         suite.corpus_paths = [rel(c, "corpus") for c in items]
         missing = [str(p) for p in suite.corpus_paths if not p.exists()]
         if missing:
-            raise SuiteError(f"{path}: corpus path(s) not found: {', '.join(missing)}")
+            fetch = f"; fetch it with: {data['fetch']}" if data.get("fetch") else ""
+            raise SuiteError(f"{path}: corpus path(s) not found: {', '.join(missing)}{fetch}")
         suite.corpus_label = ", ".join(p.name for p in suite.corpus_paths)
     if data.get("records") is not None:
         records_path = rel(data["records"], "records")

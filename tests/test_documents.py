@@ -266,3 +266,29 @@ def test_without_tesseract_a_scan_is_skipped_naming_what_to_install(tmp_path, mo
     report = a.ingest([tmp_path / "minutes.pdf"])
     (r,) = report.results
     assert r.status == "skipped" and "apt-get install tesseract-ocr tesseract-ocr-eng" in r.reason, r.reason
+
+
+# --- the eval suite of real manuals --------------------------------------------------------
+
+def test_cited_page_is_scored_from_a_questions_pages():
+    from eval.runner import aggregate_qa, score_record
+
+    def rec(page):
+        return score_record({"id": "q", "question": "?", "answers": ["forty"], "pages": [3, 4], "answer": "forty [1]",
+                             "abstained": False, "citations": [{"n": 1, "passage": "forty", "page": page}]})
+
+    right, wrong = rec(4), rec(9)
+    assert right["scores"]["cited_page"] == 1.0 and wrong["scores"]["cited_page"] == 0.0
+    assert aggregate_qa([right, wrong])["cited_page"] == 0.5
+
+
+def test_a_suite_whose_corpus_is_not_fetched_says_how_to_fetch_it(tmp_path):
+    from eval.suite import SuiteError, load_suite
+
+    (tmp_path / "q.jsonl").write_text('{"id": "a", "question": "?", "answers": ["x"]}\n')
+    (tmp_path / "s.toml").write_text('name = "s"\ncorpus = ["missing"]\nquestions = "q.jsonl"\nfetch = "scripts/get-it"\n')
+    with pytest.raises(SuiteError, match="fetch it with: scripts/get-it"):
+        load_suite(tmp_path / "s.toml")
+    shipped = load_suite(Path(__file__).resolve().parents[1] / "eval" / "suites" / "debian-docs.jsonl")
+    assert len(shipped.questions) >= 30
+    assert sum(1 for q in shipped.questions if q.extra.get("pages")) >= 25
