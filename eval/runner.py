@@ -290,7 +290,7 @@ def evaluate_question(assistant, q: SuiteQuestion, judge: Any = None) -> dict[st
                         for c in answer.related],
         })
         try:
-            retrieval = assistant.retrieve.retriever(rec["standalone_question"], k=RANK_CHUNKS)
+            retrieval = assistant.retrieve(rec["standalone_question"], k=RANK_CHUNKS)
             rec["retrieved"] = ranked_documents(retrieval.hits, q.sources)
         except AssistantError as exc:
             rec["retrieved"] = []
