@@ -310,3 +310,26 @@ def write_scanned_pdf(path: Path, pages: list[list[str]] = SCANNED_PAGES) -> Pat
     images = [scanned_page(lines) for lines in pages]
     images[0].save(str(path), "PDF", resolution=200.0, save_all=True, append_images=images[1:])
     return path
+
+
+def write_garbage_layer_pdf(path: Path, paragraphs: list[str]) -> Path:
+    """A scan whose invisible text layer is garbage (as a bad OCR or a broken font encoding
+    leaves it): the page image says ``paragraphs``, the text layer says nothing readable."""
+    import random
+
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfgen import canvas
+
+    image = scanned_page(paragraphs)
+    c = canvas.Canvas(str(path), pagesize=(612, 792))
+    c.drawImage(ImageReader(image), 0, 0, width=612, height=792)
+    rng = random.Random(7)
+    t = c.beginText(40, 700)
+    t.setTextRenderMode(3)  # invisible, like an OCR layer
+    t.setFont("Helvetica", 10)
+    for _ in range(12):
+        t.textLine(" ".join("".join(rng.choice("bcdfghjklmnpqrstvwxz") for _ in range(rng.randint(3, 9))) for _ in range(10)))
+    c.drawText(t)
+    c.showPage()
+    c.save()
+    return path

@@ -292,3 +292,15 @@ def test_a_suite_whose_corpus_is_not_fetched_says_how_to_fetch_it(tmp_path):
     shipped = load_suite(Path(__file__).resolve().parents[1] / "eval" / "suites" / "debian-docs.jsonl")
     assert len(shipped.questions) >= 30
     assert sum(1 for q in shipped.questions if q.extra.get("pages")) >= 25
+
+
+def test_a_garbage_text_layer_is_ocred_instead(tmp_path):
+    _ocr_needed()
+    path = D.write_garbage_layer_pdf(tmp_path / "survey.pdf", [
+        "The survey of the northern moor counted two hundred and twelve curlew nests in the spring of that year."])
+    from pypdf import PdfReader
+
+    layer = PdfReader(str(path)).pages[0].extract_text()
+    assert measure(layer).dictionary_share < 0.3  # the layer is there, and it is garbage
+    doc = parse(path, path.read_bytes())
+    assert "two hundred and twelve curlew nests" in " ".join(doc.text.split())
