@@ -200,53 +200,38 @@ def _ocr_needed():
         requires.missing(reason)
 
 
-def test_scanned_pdf_is_ocred_page_by_page_and_never_again(tmp_path):
+def test_scanned_pdf_is_ocred_page_by_page_and_never_again(tmp_path, capfd):
     _ocr_needed()
-    D.write_scanned_pdf(tmp_path / "minutes.pdf")
-    assert not "".join(p.extract_text() for p in __import__("pypdf").PdfReader(str(tmp_path / "minutes.pdf")).pages).strip()
+    path = D.write_scanned_pdf(tmp_path / "minutes.pdf")
+    from pypdf import PdfReader
+
+    assert not "".join(p.extract_text() for p in PdfReader(str(path)).pages).strip()  # no text layer
+    # The reader reports each page as it is read.
     seen: list[tuple[str, int, int]] = []
-    a = Assistant(data_dir=tmp_path / "data", collection="scans")
-    token = ocr.OCR_PROGRESS.set(None)
+    token = ocr.OCR_PROGRESS.set(lambda *args: seen.append(args))
     try:
-        from ingest import pipeline
-
-        original = pipeline.Ingestor._ocr_progress
-
-        def recording(self):  # the pipeline's own progress, with each report also recorded
-            ctx = original(self)
-
-            class Both:
-                def __enter__(s):
-                    ctx.__enter__()
-                    shown = ocr.OCR_PROGRESS.get()
-                    s.token = ocr.OCR_PROGRESS.set(lambda *args: (seen.append(args), shown(*args)))
-
-                def __exit__(s, *exc):
-                    ocr.OCR_PROGRESS.reset(s.token)
-                    return ctx.__exit__(*exc)
-            return Both()
-
-        pipeline.Ingestor._ocr_progress = recording
-        try:
-            before = ocr.PAGES_OCRED[0]
-            report = a.ingest([tmp_path / "minutes.pdf"])
-            assert report.count("added") == 1, report.summary()
-            assert ocr.PAGES_OCRED[0] - before == 2
-            assert seen == [("minutes.pdf", 0, 2), ("minutes.pdf", 1, 2), ("minutes.pdf", 2, 2)]
-            answer, c = _cited(a, "How much will the new pier cost?", "minutes.pdf", "four million crowns")
-            assert c.page == 2
-            # A re-run: the file is unchanged, so it is not read (nor OCRed) again.
-            seen.clear()
-            report = a.ingest([tmp_path / "minutes.pdf"])
-            assert report.count("unchanged") == 1 and seen == [] and ocr.PAGES_OCRED[0] - before == 2
-            # Another collection (or new chunk settings): the OCR cache answers, no page is OCRed.
-            other = Assistant(data_dir=tmp_path / "data", collection="scans-again", chunk_tokens=96)
-            report = other.ingest([tmp_path / "minutes.pdf"])
-            assert report.count("added") == 1 and ocr.PAGES_OCRED[0] - before == 2
-        finally:
-            pipeline.Ingestor._ocr_progress = original
+        doc = parse(path, path.read_bytes())
     finally:
         ocr.OCR_PROGRESS.reset(token)
+    assert seen == [("minutes.pdf", 0, 2), ("minutes.pdf", 1, 2), ("minutes.pdf", 2, 2)]
+    assert [s.page for s in doc.sections] == [1, 2]
+    # Ingest shows it on a bar, page by page; the pages keep their numbers in the citation.
+    a = Assistant(data_dir=tmp_path / "data", collection="scans")
+    before = ocr.PAGES_OCRED[0]
+    report = a.ingest([path], progress=True)
+    assert report.count("added") == 1, report.summary()
+    assert ocr.PAGES_OCRED[0] - before == 2
+    assert "OCR minutes.pdf" in capfd.readouterr().err
+    answer, c = _cited(a, "How much will the new pier cost?", "minutes.pdf", "four million crowns")
+    assert c.page == 2
+    # A re-run: the file is unchanged, so it is not read (nor OCRed) again.
+    report = a.ingest([path])
+    assert report.count("unchanged") == 1 and ocr.PAGES_OCRED[0] - before == 2
+    # Another collection with other chunk settings reads the file again; the OCR cache answers.
+    other = Assistant(data_dir=tmp_path / "data", collection="scans-again", chunk_tokens=96)
+    report = other.ingest([path])
+    assert report.count("added") == 1 and ocr.PAGES_OCRED[0] - before == 2
+    _cited(other, "How much will the new pier cost?", "minutes.pdf", "four million crowns")
 
 
 def test_image_is_ocred_and_answered(tmp_path):
