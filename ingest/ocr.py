@@ -74,6 +74,9 @@ def ocr_images(key_data: bytes, label: str, images: Iterable[tuple[int, Callable
             raise OCRUnavailable(reason)
     import pytesseract
 
+    # Tesseract's OpenMP threads spin against each other on a busy machine: one thread a page
+    # read 3.4x faster here (eval/bench/ocr_speed.py, 2 shared cores). A user's own setting wins.
+    os.environ.setdefault("OMP_THREAD_LIMIT", "1")
     progress = OCR_PROGRESS.get()
     out = {int(k): v for k, v in cached.items()}
     done = total - len(todo)
