@@ -223,7 +223,7 @@ def ask_question(assistant, q: SuiteQuestion):
     """Ask ``q`` (after its earlier turns, in one conversation). Returns (answer, earlier answers)."""
     if not q.turns:
         return assistant.ask(q.question), []
-    chat = assistant.client()
+    chat = assistant.chat()
     earlier = [chat.ask(t) for t in q.turns]
     return chat.ask(q.question), earlier
 
