@@ -167,14 +167,13 @@ def format_sources(answer) -> str:
     lines: list[str] = []
     if answer.citations:
         for c in answer.citations:
-            where = _display_source(c.source)
-            where += f", page {c.page}" if c.page else ""
+            where = " › ".join([_display_source(c.source), *c.place()])
             where += f", chunk {c.ordinal}"
             lines.append(f'[{c.n}] {where}: "{c.quote}" (score {c.score:.2f})')
     elif answer.related:
         lines.append("Closest passages:")
         for c in answer.related:
-            where = _display_source(c.source) + (f", page {c.page}" if c.page else "") + f", chunk {c.ordinal}"
+            where = " › ".join([_display_source(c.source), *c.place()]) + f", chunk {c.ordinal}"
             lines.append(f'- {where}: "{c.quote}" (score {c.score:.2f})')
     return "\n".join(lines)
 

@@ -27,6 +27,8 @@ class Chunk:
     start: int
     end: int
     page: int | None = None  # 1-based page for paged formats (PDF)
+    section: str = ""  # section path in the document ("Install › On Linux"), "" if none
+    page_label: str | None = None  # the printed page number where it differs from ``page``
 
 
 @dataclass
@@ -57,9 +59,22 @@ class Citation:
     score: float  # cosine similarity of the chunk to the question
     ordinal: int = 0  # chunk ordinal within its document
     passage: str = ""  # the whole chunk, for "show me the passage"
+    section: str = ""  # section path of the passage ("Install › On Linux"), "" if none
+    page_label: str | None = None  # the printed page number where it differs from ``page``
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def place(self) -> list[str]:
+        """Where in its file the passage is, as shown after the file name: the section path
+        and the page ("page 29, printed 21")."""
+        parts = [self.section] if self.section else []
+        if self.page:
+            page = f"page {int(self.page)}"
+            if self.page_label and self.page_label != str(self.page):
+                page += f", printed {self.page_label}"
+            parts.append(page)
+        return parts
 
 
 @dataclass

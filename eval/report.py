@@ -46,6 +46,7 @@ METRIC_DOC = {
     "latency_p95_ms": "95th percentile time per question, end to end",
     "judge_correctness": "LLM judge: share of answers judged correct",
     "judge_faithfulness": "LLM judge: share of answers judged supported by their citations",
+    "cited_page": "questions with expected pages whose first citation is on one of them",
 }
 BEIR_DOC = {"latency_p50_ms": "median retrieval time per query (query embedding included)",
             "latency_p95_ms": "95th percentile retrieval time per query"}
@@ -73,7 +74,7 @@ def summary_table(results: EvalResults) -> str:
         for n in names:
             lines.append(f"{n:<{width}}  " + "  ".join(f"{fmt(m.get(f'{mm}.{n}')):>11}" for mm in modes))
     else:
-        names = [n for n in QA_METRICS] + [n for n in ("judge_correctness", "judge_faithfulness") if n in m]
+        names = [n for n in QA_METRICS] + [n for n in ("judge_correctness", "judge_faithfulness", "cited_page") if n in m]
         width = max(len(n) for n in names)
         for n in names:
             lines.append(f"  {n:<{width}}  {fmt(m.get(n)):>8}")
@@ -331,7 +332,7 @@ def _outcome_badge(outcome: str) -> str:
 def _qa_body(results: EvalResults) -> list[str]:
     m = results.metrics
     qs = results.questions
-    names = list(QA_METRICS) + [n for n in ("judge_correctness", "judge_faithfulness") if n in m]
+    names = list(QA_METRICS) + [n for n in ("judge_correctness", "judge_faithfulness", "cited_page") if n in m]
     stage_names = [f"latency_{s}_{p}_ms" for s in latency_stages(m) for p in ("p50", "p95")]
     parts = ["<h2>Metrics</h2>", "<table class=\"metrics\"><tr><th>metric</th><th>value</th><th>meaning</th></tr>",
              _metric_rows(m, names + stage_names), "</table>"]

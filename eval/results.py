@@ -92,7 +92,7 @@ class EvalResults:
 
 KNOWN_METRICS = (*QA_METRICS, "hit@1", "hit@10", "recall@5", "wrong_abstentions", "missed_abstentions",
                  "judge_correctness", "judge_faithfulness", "judge_unreadable", "questions", "answerable",
-                 "unanswerable", "abstentions", "correct_abstentions", "errors")
+                 "unanswerable", "abstentions", "correct_abstentions", "errors", "cited_page")
 
 
 def known_metric(name: str) -> bool:

@@ -286,7 +286,7 @@ def evaluate_question(assistant, q: SuiteQuestion, judge: Any = None) -> dict[st
             "earlier_answers": [a.text for a in earlier],
             "citations": [
                 {"n": c.n, "source": c.source, "title": c.title, "quote": c.quote,
-                 "passage": c.passage or c.quote, "score": c.score}
+                 "passage": c.passage or c.quote, "score": c.score, "page": c.page, "section": c.section}
                 for c in answer.citations
             ],
             "related": [{"source": c.source, "title": c.title, "quote": c.quote, "score": c.score}
@@ -399,6 +399,12 @@ def score_record(rec: dict[str, Any]) -> dict[str, Any]:
         else:
             outcome = "missed_abstention"
             why.append("answered, but the documents don't answer this question; it should have abstained")
+    # the page: does the first citation point at a page that holds the answer?
+    pages = rec.get("pages") or []
+    if answerable and pages and not rec.get("error"):
+        first = (rec.get("citations") or [None])[0] if not abstained else None
+        scores["cited_page"] = float(first is not None and first.get("page") in pages)
+        why.append(f"cited page {first.get('page') if first else None}, expected {', '.join(map(str, pages))}")
     rec["scores"] = scores
     rec["outcome"] = outcome
     rec["why"] = why
@@ -433,6 +439,10 @@ def aggregate_qa(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     supporting = sum(r["scores"]["supporting_citations"] for r in answered)
     out["citation_precision"] = M.ratio(supporting, cited)
     out["citation_recall"] = M.mean(r["scores"]["citation_found"] for r in with_answers)
+
+    paged = [r for r in records if "cited_page" in r.get("scores", {})]
+    if paged:
+        out["cited_page"] = M.mean(r["scores"]["cited_page"] for r in paged)
 
     counted = [r for r in records if not r.get("error")]
     out.update(M.abstention_metrics((r.get("answerable", True), r.get("abstained", False)) for r in counted))

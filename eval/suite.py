@@ -8,8 +8,9 @@ A suite is either a JSONL file of questions, one a line::
      "sources": ["us-strikes-iran-militias.txt"],# expected source file names or doc ids
      "all_required": false,                      # true: every answer string must appear
      "turns": ["earlier question", ...],         # a conversation before this question
-     "scope": {"tags": ["current"]}}             # ask within these documents only (sources,
+     "scope": {"tags": ["current"]},             # ask within these documents only (sources,
                                                  # tags, since, where: as ask() takes them)
+     "pages": [29, 30]}                          # physical pages that hold the answer (scored as cited_page)
 
 or a small TOML/YAML file naming the corpus and the questions (paths relative to the file)::
 
@@ -20,6 +21,7 @@ or a small TOML/YAML file naming the corpus and the questions (paths relative to
     # instead of files: records = "corpus.jsonl"  ({"id","title","text"} per line)
     # SQuAD by article range: [squad] articles = "1-11"  (corpus_articles = "all", dir = ...)
     # a BEIR retrieval benchmark: [beir] dir = "...", split = "test"
+    # a corpus that is not shipped: fetch = "the command that fetches it" (named when it is missing)
 
 A bare name (``sample-article``) means the suite of that name shipped in ``eval/suites/``.
 """
@@ -38,7 +40,7 @@ from assistant.errors import AssistantError
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 SUITE_FILE_SUFFIXES = (".toml", ".yaml", ".yml")
 KNOWN_QUESTION_KEYS = {"id", "question", "answers", "answerable", "sources", "all_required", "turns", "scope"}
-KNOWN_SUITE_KEYS = {"name", "description", "corpus", "questions", "records", "squad", "beir", "tags"}
+KNOWN_SUITE_KEYS = {"name", "description", "corpus", "questions", "records", "squad", "beir", "tags", "fetch"}
 
 
 class SuiteError(AssistantError):
@@ -272,7 +274,8 @@ def _load_suite_file(path: Path) -> Suite:
         suite.corpus_paths = [rel(c, "corpus") for c in items]
         missing = [str(p) for p in suite.corpus_paths if not p.exists()]
         if missing:
-            raise SuiteError(f"{path}: corpus path(s) not found: {', '.join(missing)}")
+            fetch = f"; fetch it with: {data['fetch']}" if data.get("fetch") else ""
+            raise SuiteError(f"{path}: corpus path(s) not found: {', '.join(missing)}{fetch}")
         suite.corpus_label = ", ".join(p.name for p in suite.corpus_paths)
     tags = data.get("tags")
     if tags is not None:

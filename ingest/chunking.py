@@ -96,6 +96,26 @@ def chunk_spans(text: str, count: TokenCounter, budget: int, overlap: int) -> li
     return chunks
 
 
+def table_row_groups(header: str, body: str, count: TokenCounter, budget: int) -> list[str]:
+    """A table's rows cut into groups that fit ``budget`` with the header on top of each, so
+    every chunk of a table says what its columns are. A row too long on its own is a group
+    of its own (the chunker then cuts it like any long text)."""
+    rows = [r for r in body.split("\n") if r.strip()]
+    if not rows:
+        return [header]
+    head_tokens = count([header])[0]
+    counts = count(rows)
+    groups: list[list[str]] = [[]]
+    used = head_tokens
+    for row, n in zip(rows, counts):
+        if groups[-1] and used + n + 1 > budget:
+            groups.append([])
+            used = head_tokens
+        groups[-1].append(row)
+        used += n + 1
+    return [header + "\n" + "\n".join(g) for g in groups]
+
+
 def chunk_id(doc_id: str, ordinal: int, text: str) -> str:
     """Deterministic id: the same document, position and text always give the same id."""
     content = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

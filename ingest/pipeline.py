@@ -25,7 +25,8 @@ from assistant.embed.encoder import Embedder, embedder_for
 from assistant.errors import AssistantError, ConfigError, IngestLocked, PathNotFound
 from assistant.index.store import ChunkCollection, Store
 from assistant.types import Chunk, DocumentRecord
-from ingest.chunking import chunk_id, chunk_spans
+from ingest import ocr
+from ingest.chunking import chunk_id, chunk_spans, table_row_groups
 from ingest.readers import READERS, SECTION_SEPARATOR, ParsedDocument, Section, Unreadable, parse
 
 GROUP_CHUNKS = 256  # chunks embedded and written together
@@ -181,9 +182,15 @@ def doc_id_for_path(path: Path) -> str:
     return str(path.resolve())
 
 
+# Bumped when readers change what they make of a file (PDF text, sections, tables): files
+# ingested before are read again on the next run.
+READERS_VERSION = 2
+
+
 def content_signature(settings: Settings) -> str:
     """Changing any of these invalidates existing chunks."""
-    return f"{settings.embed_model}|{settings.chunk_tokens}|{settings.chunk_overlap}|{settings.embed_title}"
+    return (f"{settings.embed_model}|{settings.chunk_tokens}|{settings.chunk_overlap}|{settings.embed_title}"
+            f"|readers{READERS_VERSION}")
 
 
 def content_hash(data: bytes, settings: Settings) -> str:
@@ -347,13 +354,40 @@ class Ingestor:
                     self._retag.append((old, tags))
                 continue
             try:
-                parsed = parse(path, data)
+                with self._ocr_progress():
+                    parsed = parse(path, data)
             except Unreadable as exc:
                 report.results.append(FileResult(source, "skipped", str(exc)))
                 continue
             item = self._chunk(doc_id, doc_id, parsed, digest, "file", now, "updated" if old else "added")
             item.doc.update(file_metadata(doc_id, st.st_mtime), tags=tags)
             yield item
+
+    @contextlib.contextmanager
+    def _ocr_progress(self) -> Iterator[None]:
+        """While a file is read: OCR shows its pages on a bar, and what it reads is cached
+        under the data directory (a re-run or another collection never OCRs the file again)."""
+        bars: dict[str, Any] = {}
+
+        def show(label: str, done: int, total: int) -> None:
+            if self.progress is False:
+                return
+            bar = bars.get(label)
+            if bar is None:
+                from tqdm import tqdm
+
+                bar = bars[label] = tqdm(total=total, unit="page", desc=f"OCR {label}", file=sys.stderr,
+                                         disable=None if self.progress is None else False, dynamic_ncols=True)
+            bar.update(done - bar.n)
+
+        tokens = (ocr.OCR_PROGRESS.set(show), ocr.OCR_CACHE_DIR.set(self.settings.data_dir / "ocr-cache"))
+        try:
+            yield
+        finally:
+            ocr.OCR_PROGRESS.reset(tokens[0])
+            ocr.OCR_CACHE_DIR.reset(tokens[1])
+            for bar in bars.values():
+                bar.close()
 
     def _chunk(
         self, doc_id: str, source: str, parsed: ParsedDocument, digest: str, kind: str, now: str, status: str
@@ -365,6 +399,17 @@ class Ingestor:
         overlap = min(self.settings.chunk_overlap, budget // 2)
         chunks: list[Chunk] = []
         offset = 0
+        sections: list[Section] = []
+        for section in parsed.sections:  # a table: row groups that each repeat its header
+            if section.table_header:
+                body = section.text[len(section.table_header):].lstrip("\n")
+                sections.extend(
+                    Section(t, section.page, section.heading, section.page_label)
+                    for t in table_row_groups(section.table_header, body, self.embedder.count_tokens, budget)
+                )
+            else:
+                sections.append(section)
+        parsed = ParsedDocument(parsed.title, sections)
         for section in parsed.sections:
             for start, end in chunk_spans(section.text, self.embedder.count_tokens, budget, overlap):
                 text = section.text[start:end]
@@ -380,6 +425,8 @@ class Ingestor:
                         start=offset + start,
                         end=offset + end,
                         page=section.page,
+                        section=section.heading,
+                        page_label=section.page_label,
                     )
                 )
             offset += len(section.text) + len(SECTION_SEPARATOR)

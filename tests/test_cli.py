@@ -47,7 +47,7 @@ def test_ingest_ask_sources_forget_round_trip(tmp_path, make_corpus):
 
     r = run("ask", "When", "was", "the", "Ostby", "tunnel", "opened?", data_dir=data)
     assert r.returncode == 0
-    assert "[1]" in r.stdout and "bridges.pdf, page 2" in r.stdout
+    assert "[1]" in r.stdout and "bridges.pdf › page 2" in r.stdout
 
     r = run("sources", "--json", data_dir=data)
     assert len(json.loads(r.stdout)) == 5

@@ -59,6 +59,8 @@ def citation_for(n: int, hit: Hit, quote: str) -> Citation:
         score=round(float(hit.score), 4),
         ordinal=c.ordinal,
         passage=c.text,
+        section=c.section,
+        page_label=c.page_label,
     )
 
 

@@ -45,6 +45,10 @@ def chunk_metadata(chunk: Chunk, doc: dict[str, Any]) -> dict[str, Any]:
     if chunk.page is not None:
         meta["page"] = chunk.page  # Chroma metadata cannot hold None
     meta.update(document_metadata(doc))
+    if chunk.section:
+        meta["section"] = chunk.section
+    if chunk.page_label:
+        meta["page_label"] = chunk.page_label
     return meta
 
 
@@ -79,6 +83,8 @@ def chunk_from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
         start=int(meta.get("start", 0)),
         end=int(meta.get("end", 0)),
         page=int(meta["page"]) if "page" in meta else None,
+        section=str(meta.get("section", "")),
+        page_label=str(meta["page_label"]) if meta.get("page_label") else None,
     )
 
 

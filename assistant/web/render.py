@@ -108,9 +108,7 @@ def _passage_with_quote(passage: str, quote: str) -> str:
 
 
 def source_item(c: Citation, message_id: str, open_: bool = False) -> str:
-    where = escape_text(display_name(c))
-    if c.page:
-        where += f" · page {int(c.page)}"
+    where = escape_text(" › ".join([display_name(c), *c.place()]))
     quote = " ".join((c.quote or "").split())
     if len(quote) > 220:
         quote = quote[:219].rsplit(" ", 1)[0] + " …"

@@ -92,8 +92,9 @@ def write_bad_corpus(root: Path, scratch: Path) -> list[Case]:
     with zipfile.ZipFile(other_zip, "w") as z:
         z.writestr("notes.txt", "a zip, but not a Word document")
     add("other-zip.docx", other_zip.getvalue(), "skipped", "corrupt .docx", "a .docx that is a zip of something else")
-    add("picture.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "skipped", "unsupported file type .png",
-        "an unsupported type")
+    add("picture.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "skipped", "corrupt or unreadable image",
+        "a PNG with a header and nothing else")
+    add("data.bin", b"\x00\x01 raw bytes", "skipped", "unsupported file type .bin", "an unsupported type")
 
     # 50 MB of real text: over the default max_file_mb (20), refused before it is read.
     block = b"The archive holds many ledgers of grain prices from the harbour. " * 16384
