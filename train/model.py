@@ -56,4 +56,4 @@ def losses(outputs, batch, weights=(1.0, 1.0, 0.5)):
     m = rel >= 0
     rel_loss = bce(cls[m, 1], rel[m].float()) if m.any() else zero
     total = weights[0] * span_loss + weights[1] * ans_loss + weights[2] * rel_loss
-    return total, {"span": float(span_loss), "ans": float(ans_loss), "rel": float(rel_loss)}
+    return total, {"span": float(span_loss.detach()), "ans": float(ans_loss.detach()), "rel": float(rel_loss.detach())}

@@ -400,7 +400,7 @@ def main(argv=None):
         if step % args.eval_every == 0 or step == total or time_up:
             net.eval()
             te = time.time()
-            m = quick_eval(scorer, d, 250, 300, args.seed)
+            m = quick_eval(scorer, d, 150, 200, args.seed)
             sel = selection_score(m)
             log(f"  held-out @ {step}: HasAns EM {m['hasans_em']:.1f} F1 {m['hasans_f1']:.1f}  answer AUC "
                 f"{m['answer_auc']:.3f}  SciFact rel AUC {m['scifact_rel_auc']:.3f}  paraphrased F1 {m['para_f1']:.1f}"
@@ -577,7 +577,7 @@ relevance logit (for reranking).
 |---|---|---|---|---|
 {chr(10).join(curve_lines)}
 
-(during training: a 250-question sample of tune articles 10-11, gold passage, all windows.)
+(during training: a 150-question sample of tune articles 10-11, gold passage, all windows.)
 
 ## Held-out scores (tune articles 10-11, all of them; SciFact held-out train claims)
 {chr(10).join(table_lines(summary, latency, thr))}
