@@ -115,6 +115,18 @@ class Settings:
     max_answer_sentences: int = field(
         default=3, metadata={"doc": "sentences the extractive answerer may quote"}
     )
+    reader: str = field(
+        default="packaged",
+        metadata={"doc": "the reader model that finds the words that answer and reranks passages: packaged "
+                  "(trained by this project, ships inside it), a directory made by python -m train.reader, "
+                  "or off (the older sentence-scoring model, no reranking)"},
+    )
+    rerank_k: int = field(
+        default=6, metadata={"doc": "fused candidates the reader reranks (one short window of each is read)"}
+    )
+    reader_extra_windows: int = field(
+        default=3, metadata={"doc": "further windows of the best-reranked passages the reader reads"}
+    )
     max_question_chars: int = field(
         default=2000, metadata={"doc": "longer questions are refused with an error"}
     )
@@ -328,6 +340,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("fusion_coverage_low must be at least 0 and below fusion_coverage_high")
     if s.top_k < 1 or s.fetch_k < 1:
         raise ConfigError("top_k and fetch_k must be at least 1")
+    if s.rerank_k < 0 or s.reader_extra_windows < 0:
+        raise ConfigError("rerank_k and reader_extra_windows must be at least 0")
     if not 16 <= s.chunk_tokens <= 8192:
         raise ConfigError("chunk_tokens must be between 16 and 8192")
     if not 0 <= s.chunk_overlap < s.chunk_tokens:

@@ -56,6 +56,9 @@ class Citation:
     score: float  # cosine similarity of the chunk to the question
     ordinal: int = 0  # chunk ordinal within its document
     passage: str = ""  # the whole chunk, for "show me the passage"
+    # The exact words that answer, as character offsets into ``passage`` (the reader's span).
+    span_start: int | None = None
+    span_end: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -77,11 +80,15 @@ class Answer:
     backend: str = "extractive"
     # Sentences of a generated answer that no passage supports: shown without a citation.
     unsupported: list[str] = field(default_factory=list)
+    # The answer in a few words, verbatim from a passage (the reader's span), e.g. "over 85
+    # targets"; "" when abstaining or when no span stands out. ``text`` holds the sentences.
+    short_answer: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question,
             "answer": self.text,
+            "short_answer": self.short_answer,
             "abstained": self.abstained,
             "citations": [c.to_dict() for c in self.citations],
             "related": [c.to_dict() for c in self.related],
