@@ -27,10 +27,11 @@ from assistant.types import Answer, Chunk, Citation, DocumentRecord, Hit
 if TYPE_CHECKING:
     from assistant.client import Assistant, Chat, ask, get_assistant
     from assistant.config import Settings
+    from assistant.index.scope import Scope
 
 __all__ = [
     "Answer", "Assistant", "AssistantError", "Chat", "Chunk", "Citation", "DocumentRecord",
-    "Hit", "Settings", "ask", "get_assistant", "load_settings",
+    "Hit", "Scope", "Settings", "ask", "get_assistant", "load_settings",
 ]
 
 
@@ -39,6 +40,10 @@ def __getattr__(name: str) -> Any:
         from assistant import client
 
         return getattr(client, name)
+    if name == "Scope":
+        from assistant.index.scope import Scope
+
+        return Scope
     if name in ("Settings", "load_settings"):
         from assistant import config
 

@@ -29,3 +29,35 @@ def config_options() -> argparse.ArgumentParser:
 def cli_overrides(args: argparse.Namespace, keys: tuple[str, ...] = SETTING_OPTIONS) -> dict[str, Any]:
     """The settings given on the command line (options left out are not overrides)."""
     return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+
+
+def scope_options() -> argparse.ArgumentParser:
+    """--source/--tag/--since/--where: keep a command to chosen documents."""
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("scope (only these documents; repeat an option for 'any of')")
+    g.add_argument("--source", dest="scope_sources", action="append", metavar="GLOB",
+                   help="a file, a directory, or a glob ('*.pdf', '~/notes/2024-*'); repeatable")
+    g.add_argument("--tag", dest="scope_tags", action="append", metavar="TAG", help="documents with this tag; repeatable")
+    g.add_argument("--since", dest="scope_since", metavar="DATE", help="documents modified on or after DATE (2024-03-01)")
+    g.add_argument("--where", dest="scope_where", metavar="JSON",
+                   help='a metadata filter, e.g. \'{"file_type": "pdf"}\' or \'{"modified": {"$gte": 1700000000}}\'')
+    return p
+
+
+def scope_from_args(args: argparse.Namespace):
+    """The ``Scope`` the scope options describe, or None when none was given."""
+    import json
+
+    from assistant.errors import BadScope
+    from assistant.index.scope import Scope
+
+    sources, tags = getattr(args, "scope_sources", None), getattr(args, "scope_tags", None)
+    since, where = getattr(args, "scope_since", None), getattr(args, "scope_where", None)
+    if not (sources or tags or since or where):
+        return None
+    if where:
+        try:
+            where = json.loads(where)
+        except ValueError as exc:
+            raise BadScope(f"--where must be JSON, e.g. '{{\"file_type\": \"pdf\"}}' ({exc})") from None
+    return Scope(sources=sources or [], tags=tags or [], since=since, where=where or {})

@@ -12,6 +12,7 @@ from typing import Any, Iterable, Iterator, Sequence
 from assistant.config import Settings, load_settings, offline_environment
 from assistant.errors import CollectionNotFound, ConfigError, EmptyIndex, EmptyQuestion, QuestionTooLong
 from assistant.answer.followup import Turn, as_turns, standalone
+from assistant.index.scope import Scope
 from assistant.types import Answer, DocumentRecord
 
 
@@ -120,24 +121,56 @@ class Assistant:
 
         return LLMAnswerer(make_backend(s), tools, s)
 
+    # --- scopes --------------------------------------------------------------------
+    def scope_doc_ids(self, scope: Any = None, collection=None) -> list[str] | None:
+        """The documents ``scope`` (a ``Scope`` or a dict) allows: None for all of them.
+        Raises ``EmptyScope`` when it matches none, ``BadScope`` when it makes no sense."""
+        from assistant.index import manifest
+        from assistant.index.scope import doc_ids_in
+
+        scope = Scope.of(scope)
+        if scope.empty:
+            return None
+        col = collection or self.collection()
+        # Resolved once per scope and collection state: the questions of a scoped conversation
+        # (and the fresh scopes of the web picker) pay for matching the document list once.
+        key = (col.name, manifest.stamp_of(col)["generation"], col.count(), scope.key())
+        with self._lock:
+            cache = self.__dict__.setdefault("_scope_cache", {})
+            if key in cache:
+                return cache[key]
+        chosen = doc_ids_in(scope, manifest.load(self.settings, col))
+        with self._lock:
+            if len(cache) >= 64:
+                cache.pop(next(iter(cache)))
+            cache[key] = chosen
+        return chosen
+
     # --- asking ------------------------------------------------------------------
-    def ask(self, question: str, *, history: Sequence[Any] | None = None, stream: bool = False):
+    def ask(self, question: str, *, history: Sequence[Any] | None = None, stream: bool = False,
+            scope: Any = None, sources: Any = None, tags: Any = None, where: Any = None, since: Any = None):
         """Answer ``question`` from the collection, citing passages by [n].
 
         ``history``: earlier turns (``Answer`` objects, (question, answer) pairs or plain
         questions) so that follow-ups like "how many did it injure?" find their subject.
         ``stream=True`` returns ``ask_stream(...)``'s generator instead of an ``Answer``.
+        Scope (only these documents; nothing outside is retrieved or cited): ``sources``
+        (paths, directories, globs), ``tags``, ``since`` (modified on or after a date),
+        ``where`` (a metadata filter, e.g. ``{"file_type": "pdf"}``), or all of it as
+        ``scope=Scope(...)`` / a dict. A scope matching no document raises ``EmptyScope``.
         """
+        scope = _scope(scope, sources, tags, where, since)
         if stream:
-            return self.ask_stream(question, history=history)
+            return self.ask_stream(question, history=history, scope=scope)
         answer = None
-        for item in self._answer_events(question, history):
+        for item in self._answer_events(question, history, scope):
             if isinstance(item, Answer):
                 answer = item
         assert answer is not None
         return answer
 
-    def ask_stream(self, question: str, *, history: Sequence[Any] | None = None) -> Iterator[str | Answer]:
+    def ask_stream(self, question: str, *, history: Sequence[Any] | None = None, scope: Any = None,
+                   sources: Any = None, tags: Any = None, where: Any = None, since: Any = None) -> Iterator[str | Answer]:
         """Answer ``question`` piece by piece: a generator of ``str`` then one ``Answer``.
 
         Protocol (what the CLI and the web UI consume):
@@ -154,10 +187,12 @@ class Assistant:
         - errors are raised from the generator: ``AssistantError`` subclasses (``BackendError``
           for an unreachable server, a timeout, a bad key, a missing model, a context window
           too small) carry a one-line message that names the fix. Nothing is recorded on error.
-        """
-        return self._answer_events(question, history)
 
-    def _answer_events(self, question: str, history: Sequence[Any] | None) -> Iterator[str | Answer]:
+        Scope arguments: as for ``ask``.
+        """
+        return self._answer_events(question, history, _scope(scope, sources, tags, where, since))
+
+    def _answer_events(self, question: str, history: Sequence[Any] | None, scope: Any = None) -> Iterator[str | Answer]:
         from assistant.answer.base import Question
 
         started = time.perf_counter()
@@ -178,10 +213,14 @@ class Assistant:
         from assistant.retrieve.retriever import Retriever
 
         collection = self.collection()  # opened once per question, for retrieval and answering
+        t = time.perf_counter()
+        doc_ids = self.scope_doc_ids(scope, collection)
+        if scope is not None and not scope.empty:
+            timings["scope"] = (time.perf_counter() - t) * 1000
         top_k = self.settings.top_k
         reranker = self._reranker
         k = max(top_k, self.settings.rerank_k) if reranker is not None else top_k
-        retrieval = Retriever(self.settings, collection, self.embedder).retrieve(query, k)
+        retrieval = Retriever(self.settings, collection, self.embedder).retrieve(query, k, doc_ids=doc_ids)
         self._local.keyword = keyword_index(self.settings, collection)
         q = Question(
             text=text,
@@ -206,6 +245,7 @@ class Assistant:
             for item in items:
                 if isinstance(item, Answer):
                     item.standalone_question = query
+                    item.scope = scope.to_dict() if scope is not None else {}
                     item.timings_ms = {
                         **timings,
                         "retrieval": retrieval.timings_ms.get("retrieval", 0.0),
@@ -216,17 +256,40 @@ class Assistant:
         finally:
             self._local.keyword = None
 
-    def chat(self) -> "Chat":
-        return Chat(self)
+    def chat(self, scope: Any = None) -> "Chat":
+        return Chat(self, scope=scope)
 
-    def retrieve(self, query: str, k: int | None = None, mode: str = "fused"):
-        return self.retriever().retrieve(clean_question(query, self.settings.max_question_chars), k, mode)
+    def retrieve(self, query: str, k: int | None = None, mode: str = "fused", *, scope: Any = None,
+                 sources: Any = None, tags: Any = None, where: Any = None, since: Any = None):
+        """Retrieval alone (no answer): the ``k`` best passages, within the scope if given."""
+        text = clean_question(query, self.settings.max_question_chars)
+        from assistant.retrieve.retriever import Retriever
+
+        collection = self.collection()
+        doc_ids = self.scope_doc_ids(_scope(scope, sources, tags, where, since), collection)
+        return Retriever(self.settings, collection, self.embedder).retrieve(text, k, mode, doc_ids=doc_ids)
+
+    def tag(self, path: str | Path, tags: Sequence[str]) -> list[DocumentRecord]:
+        """Add ``tags`` to the documents at ``path`` (a file or a directory): metadata only,
+        nothing is re-embedded. Returns the documents as they are now."""
+        from ingest.pipeline import retag
+
+        return retag(self.settings, path, add=tags)
+
+    def untag(self, path: str | Path, tags: Sequence[str]) -> list[DocumentRecord]:
+        """Remove ``tags`` from the documents at ``path``."""
+        from ingest.pipeline import retag
+
+        return retag(self.settings, path, remove=tags)
 
     # --- the index ------------------------------------------------------------------
-    def ingest(self, paths: Sequence[str | Path], *, prune: bool = False, progress: bool | None = False):
+    def ingest(self, paths: Sequence[str | Path], *, prune: bool = False, progress: bool | None = False,
+               tags: Sequence[str] = ()):
+        """Index files and directories; ``tags`` are given to every document ingested (added to
+        the tags it already has)."""
         from ingest.pipeline import Ingestor
 
-        report = Ingestor(self.settings, self.embedder, progress=progress).ingest_paths(paths, prune=prune)
+        report = Ingestor(self.settings, self.embedder, progress=progress, tags=tags).ingest_paths(paths, prune=prune)
         self._collection = None
         return report
 
@@ -237,13 +300,17 @@ class Assistant:
         self._collection = None
         return report
 
-    def sources(self) -> list[DocumentRecord]:
-        """Indexed documents, by source."""
+    def sources(self, scope: Any = None, *, sources: Any = None, tags: Any = None, where: Any = None,
+                since: Any = None) -> list[DocumentRecord]:
+        """Indexed documents, by source; only those in the scope when one is given (a scope
+        that matches nothing gives an empty list here, not an error)."""
         from assistant.index import manifest
         from assistant.index.store import Store
 
         col = Store(self.settings).open(self.settings.collection)
-        return sorted(manifest.load(self.settings, col).values(), key=lambda d: d.source)
+        chosen = _scope(scope, sources, tags, where, since) or Scope()
+        return sorted((d for d in manifest.load(self.settings, col).values() if chosen.matches(d)),
+                      key=lambda d: d.source)
 
     def forget(self, path: str | Path) -> list[DocumentRecord]:
         from ingest.pipeline import forget
@@ -256,6 +323,13 @@ class Assistant:
         from assistant.index.store import Store
 
         return Store(self.settings).collection_names()
+
+
+def _scope(scope: Any, sources: Any, tags: Any, where: Any, since: Any):
+    """One ``Scope`` from a scope argument and the keyword shortcuts (None: no scope)."""
+    if scope is None and sources is None and tags is None and where is None and since is None:
+        return None
+    return Scope.of(scope, sources=sources, tags=tags, where=where, since=since)
 
 
 def _whole(answer: Answer) -> Iterator[str | Answer]:
@@ -277,14 +351,17 @@ def get_assistant(**overrides: Any) -> Assistant:
         return _DEFAULT[settings]
 
 
-def ask(question: str, *, history: Sequence[Any] | None = None, stream: bool = False, **overrides: Any):
+def ask(question: str, *, history: Sequence[Any] | None = None, stream: bool = False, scope: Any = None,
+        sources: Any = None, tags: Any = None, where: Any = None, since: Any = None, **overrides: Any):
     """Answer a question from your documents, with numbered citations.
 
     Keyword arguments override configuration (e.g. ``collection="notes"``, ``top_k=8``,
     ``answerer="local"``). ``stream=True`` returns a generator of text pieces ending with the
-    ``Answer`` (see ``Assistant.ask_stream``).
+    ``Answer`` (see ``Assistant.ask_stream``). ``sources``/``tags``/``since``/``where`` (or
+    ``scope``) keep the answer to those documents: ``ask(q, tags=["current"])``.
     """
-    return get_assistant(**overrides).ask(question, history=history, stream=stream)
+    return get_assistant(**overrides).ask(question, history=history, stream=stream, scope=scope,
+                                          sources=sources, tags=tags, where=where, since=since)
 
 
 class Chat:
@@ -293,17 +370,29 @@ class Chat:
     >>> chat = Chat()
     >>> chat.ask("Who was blamed for the drone attack?")
     >>> chat.ask("How many did it injure?")   # retrieval knows "it" is the drone attack
+
+    ``scope`` (a ``Scope`` or a dict of sources/tags/since/where) holds for every question of
+    the conversation, follow-ups included; set ``chat.scope`` to change it.
     """
 
-    def __init__(self, assistant: Assistant | None = None, **overrides: Any):
+    def __init__(self, assistant: Assistant | None = None, *, scope: Any = None, **overrides: Any):
         if assistant is None:
             assistant = get_assistant(**overrides)
         self.assistant = assistant
         self.turns: list[Turn] = []
         self.answers: list[Answer] = []
+        self.scope = scope
+
+    @property
+    def scope(self):
+        return self._scope
+
+    @scope.setter
+    def scope(self, value: Any) -> None:
+        self._scope = None if value is None else Scope.of(value)
 
     def ask(self, question: str) -> Answer:
-        answer = self.assistant.ask(question, history=self.turns)
+        answer = self.assistant.ask(question, history=self.turns, scope=self.scope)
         self._record(answer)
         return answer
 
@@ -311,7 +400,7 @@ class Chat:
         """Like ``ask``, piece by piece: ``str`` pieces, then the ``Answer`` (the protocol of
         ``Assistant.ask_stream``). The turn joins the history when the ``Answer`` arrives; a
         failed or abandoned question leaves the history as it was."""
-        for item in self.assistant.ask_stream(question, history=list(self.turns)):
+        for item in self.assistant.ask_stream(question, history=list(self.turns), scope=self.scope):
             if isinstance(item, Answer):
                 self._record(item)
             yield item
@@ -329,4 +418,4 @@ class Chat:
         return [(t.question, t.answer) for t in self.turns]
 
 
-__all__ = ["Assistant", "Chat", "ask", "get_assistant", "Turn", "CollectionNotFound"]
+__all__ = ["Assistant", "Chat", "ask", "get_assistant", "Turn", "CollectionNotFound", "Scope"]

@@ -150,6 +150,17 @@ class Settings:
     ui_max_upload_files: int = field(
         default=20, metadata={"doc": "most files the web chat accepts in one upload"}
     )
+    # --- the HTTP API and MCP server (assistant serve, assistant chat; assistant/service/) ---
+    api_keys: str = field(
+        default="",
+        repr=False,
+        metadata={"doc": "comma-separated bearer keys the HTTP API and MCP server accept (KEY or NAME:KEY, "
+                  "NAME owning the conversations made with it); set = every API request needs one (never shown)",
+                  "secret": True},
+    )
+    api_max_request_mb: float = field(
+        default=25.0, metadata={"doc": "largest HTTP API request body accepted (uploads included), in MB"}
+    )
     # --- language models (assistant/llm/, assistant/answer/llm.py) -------------------
     llm_base_url: str = field(
         default="",
@@ -352,6 +363,10 @@ def _validate(s: Settings) -> None:
         raise ConfigError("set both ui_username and ui_password to require a login, or neither")
     if s.ui_max_upload_mb <= 0 or s.ui_max_upload_files < 1:
         raise ConfigError("ui_max_upload_mb must be positive and ui_max_upload_files at least 1")
+    if s.api_max_request_mb <= 0:
+        raise ConfigError("api_max_request_mb must be positive")
+    if any(not k.strip() for k in s.api_keys.split(",")) and s.api_keys.strip():
+        raise ConfigError("api_keys has an empty key: separate keys with single commas")
     if s.embed_backend not in ("auto", "onnx-int8", "onnx", "torch"):
         raise ConfigError(f"bad embed_backend {s.embed_backend!r}: use auto, onnx-int8, onnx or torch")
     if s.chroma_url and not s.chroma_url.startswith(("http://", "https://")):

@@ -39,3 +39,11 @@ class StoreUnavailable(AssistantError):
 
 class BackendError(AssistantError):
     """An answering backend (LLM server, local model) failed in a way the user can fix."""
+
+
+class EmptyScope(AssistantError):
+    """A scope (sources, tags, dates, metadata filter) that selects no document."""
+
+
+class BadScope(AssistantError):
+    """A scope that cannot be understood (an unknown field or operator, a bad date, a bad tag)."""

@@ -6,6 +6,7 @@ Every consumer (CLI, web UI, ``ask()``, the eval harness) reads the same ``Answe
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -83,6 +84,8 @@ class Answer:
     # The answer in a few words, verbatim from a passage (the reader's span), e.g. "over 85
     # targets"; "" when abstaining or when no span stands out. ``text`` holds the sentences.
     short_answer: str = ""
+    # The scope the question was asked within (``Scope.to_dict()``); empty: the whole collection.
+    scope: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -96,6 +99,7 @@ class Answer:
             "standalone_question": self.standalone_question or self.question,
             "backend": self.backend,
             "unsupported": list(self.unsupported),
+            **({"scope": dict(self.scope)} if self.scope else {}),
         }
 
 
@@ -111,6 +115,11 @@ class DocumentRecord:
     expected_chunks: int  # chunks the document was split into
     ingested_at: str
     kind: str = "file"  # "file" for paths on disk, "record" for corpus records (eval)
+    # Metadata every chunk of the document carries (scopes filter on it; see assistant/index/scope.py).
+    folder: str = ""  # the directory holding the file ("" for records)
+    file_type: str = ""  # extension without the dot: "pdf", "md" ("" for records)
+    modified: float = 0.0  # the file's modification time, seconds since the epoch (0: unknown)
+    tags: list[str] = field(default_factory=list)  # given at ingest or by `assistant tag`
 
     @property
     def complete(self) -> bool:
@@ -120,4 +129,6 @@ class DocumentRecord:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["complete"] = self.complete
+        d["modified_at"] = (time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.modified))
+                            if self.modified else "")
         return d

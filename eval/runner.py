@@ -133,6 +133,8 @@ def _run_qa(suite: Suite, settings: Settings, *, limit, sample, seed, judge, pro
         reports = []
         if suite.corpus_paths:
             reports.append(assistant.ingest(suite.corpus_paths, progress=None if progress else False))
+        for path, tags in suite.corpus_tags.items():  # metadata only: nothing re-embedded
+            assistant.tag(path, tags)
         if suite.corpus_records is not None:
             reports.append(assistant.ingest_records(suite.corpus_records(), progress=None if progress else False))
         ingest_info = _merge_ingest(reports, time.perf_counter() - t)
@@ -220,10 +222,11 @@ def _merge_ingest(reports, seconds: float) -> dict[str, Any]:
 
 
 def ask_question(assistant, q: SuiteQuestion):
-    """Ask ``q`` (after its earlier turns, in one conversation). Returns (answer, earlier answers)."""
+    """Ask ``q`` (after its earlier turns, in one conversation, all within its scope).
+    Returns (answer, earlier answers)."""
     if not q.turns:
-        return assistant.ask(q.question), []
-    chat = assistant.chat()
+        return assistant.ask(q.question, scope=q.scope), []
+    chat = assistant.chat(scope=q.scope)
     earlier = [chat.ask(t) for t in q.turns]
     return chat.ask(q.question), earlier
 
@@ -291,7 +294,7 @@ def evaluate_question(assistant, q: SuiteQuestion, judge: Any = None) -> dict[st
                         for c in answer.related],
         })
         try:
-            retrieval = assistant.retrieve(rec["standalone_question"], k=RANK_CHUNKS)
+            retrieval = assistant.retrieve(rec["standalone_question"], k=RANK_CHUNKS, scope=q.scope)
             rec["retrieved"] = ranked_documents(retrieval.hits, q.sources)
         except AssistantError as exc:
             rec["retrieved"] = []

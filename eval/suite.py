@@ -7,13 +7,16 @@ A suite is either a JSONL file of questions, one a line::
      "answerable": true,                         # default true; false = should abstain
      "sources": ["us-strikes-iran-militias.txt"],# expected source file names or doc ids
      "all_required": false,                      # true: every answer string must appear
-     "turns": ["earlier question", ...]}         # a conversation before this question
+     "turns": ["earlier question", ...],         # a conversation before this question
+     "scope": {"tags": ["current"]}}             # ask within these documents only (sources,
+                                                 # tags, since, where: as ask() takes them)
 
 or a small TOML/YAML file naming the corpus and the questions (paths relative to the file)::
 
     name = "sample-article"
     corpus = ["../../assistant/samples/us-strikes-iran-militias.txt"]   # files or directories
     questions = "sample-article.jsonl"
+    # tags = {"memos/new.md" = ["current"]}   tags given to corpus files (for scoped questions)
     # instead of files: records = "corpus.jsonl"  ({"id","title","text"} per line)
     # SQuAD by article range: [squad] articles = "1-11"  (corpus_articles = "all", dir = ...)
     # a BEIR retrieval benchmark: [beir] dir = "...", split = "test"
@@ -34,8 +37,8 @@ from assistant.errors import AssistantError
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 SUITE_FILE_SUFFIXES = (".toml", ".yaml", ".yml")
-KNOWN_QUESTION_KEYS = {"id", "question", "answers", "answerable", "sources", "all_required", "turns"}
-KNOWN_SUITE_KEYS = {"name", "description", "corpus", "questions", "records", "squad", "beir"}
+KNOWN_QUESTION_KEYS = {"id", "question", "answers", "answerable", "sources", "all_required", "turns", "scope"}
+KNOWN_SUITE_KEYS = {"name", "description", "corpus", "questions", "records", "squad", "beir", "tags"}
 
 
 class SuiteError(AssistantError):
@@ -52,6 +55,7 @@ class SuiteQuestion:
     all_required: bool = False
     turns: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # other fields, kept for the report
+    scope: dict[str, Any] | None = None  # only these documents (assistant.index.scope.Scope fields)
 
     def to_dict(self) -> dict[str, Any]:
         d = {
@@ -63,6 +67,8 @@ class SuiteQuestion:
             "all_required": self.all_required,
             "turns": list(self.turns),
         }
+        if self.scope:
+            d["scope"] = dict(self.scope)
         d.update(self.extra)
         return d
 
@@ -87,6 +93,7 @@ class Suite:
     corpus_label: str = ""  # what the corpus is, for the report
     corpus_key: str = ""  # names the eval collection when suites share a corpus (else the suite name)
     beir: BeirSpec | None = None
+    corpus_tags: dict[Path, list[str]] = field(default_factory=dict)  # corpus path -> tags to give it
 
     @property
     def has_corpus(self) -> bool:
@@ -196,6 +203,15 @@ def question_from_dict(raw: Any, where: str, default_id: str = "") -> SuiteQuest
             raise SuiteError(f"{where}: \"{key}\" must be true or false")
         return value
 
+    scope = raw.get("scope")
+    if scope is not None:
+        from assistant.errors import AssistantError as _Bad
+        from assistant.index.scope import Scope
+
+        try:
+            scope = Scope.of(scope).to_dict()
+        except _Bad as exc:
+            raise SuiteError(f"{where}: bad \"scope\": {exc}") from None
     answerable = flag("answerable", True)
     answers = strings("answers")
     if not answerable and answers:
@@ -208,6 +224,7 @@ def question_from_dict(raw: Any, where: str, default_id: str = "") -> SuiteQuest
         sources=strings("sources"),
         all_required=flag("all_required", False),
         turns=strings("turns"),
+        scope=scope or None,
         extra={k: v for k, v in raw.items() if k not in KNOWN_QUESTION_KEYS},
     )
 
@@ -257,6 +274,15 @@ def _load_suite_file(path: Path) -> Suite:
         if missing:
             raise SuiteError(f"{path}: corpus path(s) not found: {', '.join(missing)}")
         suite.corpus_label = ", ".join(p.name for p in suite.corpus_paths)
+    tags = data.get("tags")
+    if tags is not None:
+        if not isinstance(tags, dict) or not all(
+                isinstance(v, list) and all(isinstance(t, str) for t in v) for v in tags.values()):
+            raise SuiteError(f"{path}: \"tags\" must be a table of corpus path = [\"tag\", ...]")
+        suite.corpus_tags = {rel(k, "tags"): list(v) for k, v in tags.items()}
+        missing = [str(p) for p in suite.corpus_tags if not p.exists()]
+        if missing:
+            raise SuiteError(f"{path}: tagged path(s) not found: {', '.join(missing)}")
     if data.get("records") is not None:
         records_path = rel(data["records"], "records")
         if not records_path.exists():

@@ -50,6 +50,8 @@ class IngestReport:
     seconds: float = 0.0
     chunks_written: int = 0
     chunks_deleted: int = 0
+    retagged: bool = False  # unchanged documents were given new tags (metadata only)
+    chunks_retagged: int = 0
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.results if r.status == status)
@@ -195,10 +197,15 @@ def content_hash(data: bytes, settings: Settings) -> str:
 class Ingestor:
     """Ingests files or in-memory records into one collection."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None, progress: bool | None = None):
+    def __init__(self, settings: Settings, embedder: Embedder | None = None, progress: bool | None = None,
+                 tags: Sequence[str] = ()):
+        from assistant.index.scope import check_tag
+
         self.settings = settings
         self.embedder = embedder or embedder_for(settings)
         self.progress = progress  # None: a bar when stderr is a terminal
+        self.tags = sorted({check_tag(t) for t in tags})  # given to every document ingested
+        self._retag: list[tuple[DocumentRecord, list[str]]] = []  # unchanged documents given new tags
 
     # public entry points
     def ingest_paths(self, paths: Sequence[str | Path], *, prune: bool = False) -> IngestReport:
@@ -212,6 +219,7 @@ class Ingestor:
             report = IngestReport(self.settings.collection, results=list(problems))
             prepared = list(self._prepare_files(files, manifest, report, resolved))
             self._write(collection, prepared, manifest, report, current)
+            self._apply_retags(collection, report, current)
             if prune:
                 self._prune(collection, manifest, report, current)
             self._finish(collection, report, current)
@@ -238,22 +246,45 @@ class Ingestor:
                     report.results.append(FileResult(source, "skipped", "no text"))
                     continue
                 old = manifest.get(doc_id)
+                tags = self._tags_for(old, rec.get("tags") or ())
                 if old and old.content_hash == digest and old.complete:
                     report.results.append(FileResult(source, "unchanged", chunks=old.chunks))
+                    if tags != sorted(old.tags):
+                        self._retag.append((old, tags))
                     continue
                 doc = ParsedDocument(title, [Section(text)])
-                prepared.append(
-                    self._chunk(doc_id, source, doc, digest, "record", now, "updated" if old else "added")
-                )
+                item = self._chunk(doc_id, source, doc, digest, "record", now, "updated" if old else "added")
+                item.doc["tags"] = tags
+                prepared.append(item)
             self._write(collection, prepared, manifest, report, current)
+            self._apply_retags(collection, report, current)
             self._finish(collection, report, current)
             report.seconds = time.perf_counter() - started
             return report
 
     # steps
+    def _tags_for(self, old: DocumentRecord | None, extra: Iterable[str] = ()) -> list[str]:
+        """A document keeps its tags across updates; this ingest's tags are added."""
+        from assistant.index.scope import check_tag
+
+        return sorted(set(old.tags if old else ()) | set(self.tags) | {check_tag(t) for t in extra})
+
+    def _apply_retags(self, collection: ChunkCollection, report: IngestReport, current: dict[str, DocumentRecord]) -> None:
+        """Unchanged documents given new tags: their metadata is rewritten, nothing re-embedded."""
+        if not self._retag:
+            return
+        from dataclasses import replace
+
+        collection.bump_generation()
+        report.chunks_retagged += collection.set_tags({old.doc_id: tags for old, tags in self._retag})
+        for old, tags in self._retag:
+            current[old.doc_id] = replace(old, tags=tags)
+        self._retag = []
+        report.retagged = True
+
     def _finish(self, collection: ChunkCollection, report: IngestReport, current: dict[str, DocumentRecord]) -> None:
         """Mark the change (caches rebuild) and record the manifest as this ingest left it."""
-        if report.changed:
+        if report.changed or report.retagged:
             collection.bump_generation()
             manifests.save(self.settings, collection, current)
 
@@ -309,15 +340,20 @@ class Ingestor:
             doc_id = (resolved or {}).get(path) or doc_id_for_path(path)
             digest = content_hash(data, self.settings)
             old = manifest.get(doc_id)
+            tags = self._tags_for(old)
             if old and old.content_hash == digest and old.complete:
                 report.results.append(FileResult(source, "unchanged", chunks=old.chunks))
+                if tags != sorted(old.tags):
+                    self._retag.append((old, tags))
                 continue
             try:
                 parsed = parse(path, data)
             except Unreadable as exc:
                 report.results.append(FileResult(source, "skipped", str(exc)))
                 continue
-            yield self._chunk(doc_id, doc_id, parsed, digest, "file", now, "updated" if old else "added")
+            item = self._chunk(doc_id, doc_id, parsed, digest, "file", now, "updated" if old else "added")
+            item.doc.update(file_metadata(doc_id, st.st_mtime), tags=tags)
+            yield item
 
     def _chunk(
         self, doc_id: str, source: str, parsed: ParsedDocument, digest: str, kind: str, now: str, status: str
@@ -451,24 +487,71 @@ class Ingestor:
             report.results.append(FileResult(doc.source, "removed", "file no longer exists", len(ids)))
 
 
+def file_metadata(doc_id: str, mtime: float) -> dict[str, Any]:
+    """What a file's chunks carry about it besides its text: folder, type, modification time."""
+    p = Path(doc_id)
+    return {"folder": str(p.parent), "file_type": p.suffix.lower().lstrip("."), "modified": float(int(mtime))}
+
+
+def _documents_at(manifest: dict[str, DocumentRecord], path: str | Path) -> list[DocumentRecord]:
+    """The documents at ``path`` (the file itself, or everything under a directory), matched
+    by the path as given and as resolved (a file already deleted from disk matches too)."""
+    raw = os.path.abspath(os.path.expanduser(str(path)))
+    candidates = {raw, str(Path(raw).resolve())}
+    return [
+        d
+        for d in manifest.values()
+        if d.source in candidates
+        or d.doc_id in candidates
+        or any(d.source.startswith(c.rstrip(os.sep) + os.sep) for c in candidates)
+    ]
+
+
+def retag(settings: Settings, path: str | Path, add: Sequence[str] = (), remove: Sequence[str] = ()) -> list[DocumentRecord]:
+    """Add and remove tags of the documents at ``path`` (see ``_documents_at``), changing only
+    their chunks' metadata: nothing is re-read or re-embedded, and the keyword index (whose
+    text is unchanged) is kept. Returns the matched documents as they are now."""
+    from dataclasses import replace
+
+    from assistant.index import keyword
+    from assistant.index.scope import check_tag
+
+    add = [check_tag(t) for t in add]
+    remove = [check_tag(t) for t in remove]
+    if not add and not remove:
+        raise AssistantError("give at least one tag")
+    with collection_lock(settings, settings.collection):
+        collection = Store(settings).open(settings.collection)
+        manifest = manifests.load(settings, collection)
+        matched = _documents_at(manifest, path)
+        if not matched:
+            raise PathNotFound(f"nothing indexed at {path} in collection {settings.collection!r}")
+        before = keyword.stamp_of(collection)
+        changed = []
+        for doc in matched:
+            tags = sorted((set(doc.tags) | set(add)) - set(remove))
+            changed.append(replace(doc, tags=tags))
+        todo = [(old, new) for old, new in zip(matched, changed) if sorted(old.tags) != new.tags]
+        if todo:
+            collection.bump_generation()  # a crash half way leaves a stamp no cache matches
+            collection.set_tags({new.doc_id: new.tags for _old, new in todo})
+            collection.bump_generation()
+            manifest.update({d.doc_id: d for d in changed})
+            manifests.save(settings, collection, manifest)
+            keyword.carry_over(settings, collection, before)
+        return changed
+
+
 def forget(settings: Settings, path: str | Path) -> list[DocumentRecord]:
     """Remove every document at ``path`` (a file, or everything under a directory).
 
     Matches by the path as given and as resolved, so a file already deleted from disk can be
     forgotten too. Returns the removed documents; raises ``PathNotFound`` if none matched.
     """
-    raw = os.path.abspath(os.path.expanduser(str(path)))
-    candidates = {raw, str(Path(raw).resolve())}
     with collection_lock(settings, settings.collection):
         collection = Store(settings).open(settings.collection)
         manifest = manifests.load(settings, collection)
-        matched = [
-            d
-            for d in manifest.values()
-            if d.source in candidates
-            or d.doc_id in candidates
-            or any(d.source.startswith(c.rstrip(os.sep) + os.sep) for c in candidates)
-        ]
+        matched = _documents_at(manifest, path)
         if not matched:
             raise PathNotFound(f"nothing indexed at {path} in collection {settings.collection!r}")
         collection.bump_generation()

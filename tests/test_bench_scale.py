@@ -121,3 +121,15 @@ def test_perturbed_copy_keeps_most_words_and_paragraphs():
     out = B.perturb(text, random.Random(3), drop=0.2, swap=0.2)
     assert out != text and out.count("\n\n") == 1
     assert set(out.split()) <= set(text.split())
+
+
+@pytest.mark.slow
+def test_scoped_asks_are_measured_and_cite_only_inside_their_scope(tiny):
+    _, r = tiny
+    scoped = r.ask["scoped"]
+    measured = {k: v for k, v in scoped.items() if isinstance(v, dict) and "p50_ms" in v}
+    assert "unscoped" in measured and len(measured) >= 3
+    for name, d in measured.items():
+        if name != "unscoped":
+            assert d["citations_inside_scope"] is True, name
+            assert 0 < d["documents"] < scoped["documents"]

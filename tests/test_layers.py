@@ -21,8 +21,10 @@ ROOMS = [
     ("ingest", ["ingest"]),
     ("retrieve", ["assistant.retrieve"]),
     ("answer", ["assistant.answer"]),
+    ("conversations", ["assistant.conversations"]),
     ("library", ["assistant.client", "assistant"]),
-    ("ways in", ["assistant.web", "assistant.cli_options", "assistant.cli", "assistant.__main__", "eval"]),
+    ("ways in", ["assistant.web", "assistant.service", "assistant.cli_options", "assistant.cli", "assistant.__main__",
+                 "eval", "assistant.integrations"]),
     ("benchmarks and training", ["eval.bench", "train"]),
 ]
 

@@ -76,6 +76,7 @@ def test_answer_shows_its_sources_and_a_marker_opens_the_passage(chat_url, brows
         passage.wait_for(state="visible")
         assert source.get_attribute("open") is not None
         assert "85 targets" in passage.locator("mark").first.inner_text()
+        page.locator("#conversations label", has_text=SAMPLE_QUESTION).first.wait_for()  # in the list too
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOT))
     finally:
@@ -283,3 +284,50 @@ def test_api_chat_keeps_a_conversation_per_client(chat_url):
     _, messages, fresh = other.predict("How many did it injure?", "default", 5, api_name="/chat")
     assert len(messages) == 2
     assert fresh["standalone_question"] == "How many did it injure?"
+
+
+def test_a_reloaded_page_finds_its_conversation_in_the_list(chat_url, browser):
+    """Conversations are stored: after a reload the list shows them (newest first), the open one
+    comes back, and any of them can be reopened, renamed and deleted."""
+    context, page = open_chat(browser, chat_url)
+    try:
+        first_q, second_q = "Who condemned the airstrikes?", "What attack were the airstrikes a response to?"
+        ask(page, first_q)
+        page.locator("#new-conversation").click()
+        page.wait_for_function("() => document.querySelectorAll('#chat [data-testid=bot]').length === 0")
+        message = ask(page, second_q)
+        assert "drone attack" in message.inner_text()
+        listed = page.locator("#conversations label")
+        listed.filter(has_text=second_q).first.wait_for()
+
+        page.reload()
+        page.locator("#question textarea").wait_for()
+        listed.filter(has_text=second_q).first.wait_for()
+        titles = [t.strip() for t in listed.all_inner_texts()]
+        assert titles.index(next(t for t in titles if t.startswith(second_q))) < titles.index(
+            next(t for t in titles if t.startswith(first_q)))  # newest first
+        bot_messages(page).first.wait_for()  # the open conversation came back
+        assert "drone attack" in bot_messages(page).first.inner_text()
+
+        listed.filter(has_text=first_q).first.click()  # reopen the other one
+        page.wait_for_function(
+            "q => { const u = document.querySelector('#chat [data-testid=user]'); return u && u.innerText.includes(q); }",
+            arg=first_q,
+        )
+        assert bot_messages(page).count() == 1
+        follow = ask(page, "Who else condemned them?")  # continues that conversation
+        assert bot_messages(page).count() == 2 and follow.locator(".answer-meta").count() == 1
+
+        page.locator("#conversation-actions").get_by_text("Rename, delete, export").click()
+        page.locator("#conversation-title textarea, #conversation-title input").first.fill("Condemnations")
+        page.locator("#rename-conversation").click()
+        listed.filter(has_text="Condemnations").first.wait_for()
+        assert page.locator("#export-md a, a#export-md, #export-md").first.is_visible()
+        page.once("dialog", lambda d: d.accept())
+        page.locator("#delete-conversation").click()
+        page.wait_for_function(
+            "() => ![...document.querySelectorAll('#conversations label')].some(l => l.innerText.includes('Condemnations'))"
+        )
+        assert bot_messages(page).count() == 0
+    finally:
+        context.close()

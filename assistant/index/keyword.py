@@ -23,7 +23,7 @@ import tempfile
 import threading
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from assistant.config import Settings
 from assistant.index.store import ChunkCollection
@@ -57,13 +57,33 @@ class KeywordIndex:
         # (an index into ``docs``: (doc_id, content hash) as of when the chunk was stemmed).
         self.doc_terms = doc_terms or []
         self.vocab = vocab or []
-        self.doc_of = doc_of or []
+        self.doc_of = doc_of if doc_of is not None else []
         self.docs = docs or []
         self._position: dict[str, int] | None = None
+        self._masks: dict[frozenset, "np.ndarray"] = {}
 
     def drop_terms(self) -> None:
-        """Free what only a rebuild needs (it is on disk)."""
-        self.doc_terms, self.vocab, self.doc_of, self.docs = [], [], [], []
+        """Free what only a rebuild needs (it is on disk). Which document each row belongs to
+        stays: scopes need it."""
+        self.doc_terms, self.vocab = [], []
+
+    def mask(self, doc_ids: "Iterable[str]") -> "np.ndarray":
+        """Rows of chunks of ``doc_ids`` (a boolean per row), from the row -> document table
+        kept with the index: no chunk is read. Cached per scope (questions in one conversation
+        reuse it)."""
+        import numpy as np
+
+        key = frozenset(doc_ids)
+        cached = self._masks.get(key)
+        if cached is not None:
+            return cached
+        allowed = np.fromiter((d in key for d, _ in self.docs), dtype=bool, count=len(self.docs))
+        row_doc = np.asarray(self.doc_of, dtype=np.int32)
+        out = allowed[row_doc] if len(row_doc) else np.zeros(len(self.ids), dtype=bool)
+        if len(self._masks) >= 32:
+            self._masks.pop(next(iter(self._masks)))
+        self._masks[key] = out
+        return out
 
     @property
     def position(self) -> dict[str, int]:
@@ -87,9 +107,18 @@ class KeywordIndex:
             return None
         return self.bm25.get_scores(known)
 
-    def search(self, query: str, k: int) -> list[tuple[str, float]]:
-        """(chunk id, BM25 score) best first; chunks sharing no term with the query are left out."""
-        return self.top(self.scores(terms(query)), k)
+    def search(self, query: str, k: int, doc_ids: "Iterable[str] | None" = None) -> list[tuple[str, float]]:
+        """(chunk id, BM25 score) best first; chunks sharing no term with the query are left out
+        (and, with ``doc_ids``, chunks of other documents)."""
+        return self.top(self.within(self.scores(terms(query)), doc_ids), k)
+
+    def within(self, s: "np.ndarray | None", doc_ids: "Iterable[str] | None") -> "np.ndarray | None":
+        """``scores()``'s result with rows outside ``doc_ids`` zeroed (None: all rows kept)."""
+        import numpy as np
+
+        if s is None or doc_ids is None:
+            return s
+        return np.where(self.mask(doc_ids), s, 0.0).astype(s.dtype, copy=False)
 
     def top(self, s: "np.ndarray | None", k: int) -> list[tuple[str, float]]:
         """The ``k`` best of ``scores()``'s result as (chunk id, score), zero scores left out."""
@@ -257,15 +286,22 @@ class KeywordIndex:
                 data = np.load(directory / "terms.npz")
                 flat, offsets = data["flat"], data["offsets"]
                 doc_terms = [flat[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
-                doc_of = data["doc_of"].tolist()
+                doc_of = data["doc_of"]
                 vocab = json.loads((directory / "vocab.json").read_text())
                 docs = [tuple(d) for d in json.loads((directory / "docs.json").read_text())]
                 if not (len(doc_terms) == len(doc_of) == len(ids)):
                     doc_terms, vocab, doc_of, docs = [], [], [], []
             elif ids:
                 import bm25s
+                import numpy as np
 
                 bm25 = bm25s.BM25.load(str(directory), show_progress=False, mmap=False)
+                # Rows -> documents (for scopes); an index saved without them is rebuilt.
+                with np.load(directory / "terms.npz") as data:
+                    doc_of = data["doc_of"]
+                docs = [tuple(d) for d in json.loads((directory / "docs.json").read_text())]
+                if len(doc_of) != len(ids):
+                    return None
             return cls(bm25, ids, stamp, df, doc_terms, vocab, doc_of, docs)
         except (OSError, ValueError, KeyError):  # missing, partial or an older format: rebuild
             return None
@@ -364,3 +400,27 @@ def keyword_index(settings: Settings, collection: ChunkCollection) -> KeywordInd
                 pass  # a read-only data dir still answers; it just rebuilds next time
         _MEMO[key] = index
         return index
+
+
+def carry_over(settings: Settings, collection: ChunkCollection, before: dict[str, Any]) -> None:
+    """After a change that touched no chunk's text, title or presence (tags), let the saved
+    keyword index stand for the collection's new stamp instead of being rebuilt. ``before``:
+    the stamp (``{"id", "generation", "count"}``) from before the change."""
+    directory = _cache_dir(settings, collection.name)
+    after = {"id": str(collection.raw.id), "generation": collection.generation, "count": collection.count()}
+    if after["count"] != before.get("count") or KeywordIndex.saved_stamp(directory) != before:
+        return
+    try:
+        tmp = directory / ".stamp.json.tmp"
+        tmp.write_text(json.dumps(after))
+        os.replace(tmp, directory / "stamp.json")
+    except OSError:
+        return
+    with _MEMO_LOCK:
+        cached = _MEMO.get(str(directory))
+        if cached is not None and cached.stamp == before:
+            cached.stamp = after
+
+
+def stamp_of(collection: ChunkCollection) -> dict[str, Any]:
+    return {"id": str(collection.raw.id), "generation": collection.generation, "count": collection.count()}

@@ -21,8 +21,9 @@ from assistant.config import Settings
 from assistant.index.store import ChunkCollection
 from assistant.types import DocumentRecord
 
-VERSION = 1
-_FIELDS = ("doc_id", "source", "title", "content_hash", "chunks", "expected_chunks", "ingested_at", "kind")
+VERSION = 2  # 2: folder, file_type, modified, tags
+_FIELDS = ("doc_id", "source", "title", "content_hash", "chunks", "expected_chunks", "ingested_at", "kind",
+           "folder", "file_type", "modified", "tags")
 
 
 def _path(settings: Settings, collection: str) -> Path:
@@ -39,10 +40,15 @@ def load(settings: Settings, collection: ChunkCollection) -> dict[str, DocumentR
     """Every document of ``collection`` (from the cached copy when its stamp is current)."""
     path = _path(settings, collection.name)
     stamp = stamp_of(collection)
+    memo = _MEMO.get(str(path))
+    if memo is not None and memo[0] == stamp:  # scoped questions read it every time: keep it
+        return dict(memo[1])
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("stamp") == stamp:
-            return {row[0]: DocumentRecord(*row) for row in data["documents"]}
+            docs = {row[0]: DocumentRecord(*row) for row in data["documents"]}
+            _MEMO[str(path)] = (stamp, docs)
+            return dict(docs)
     except (OSError, ValueError, KeyError, TypeError):
         pass
     docs = collection.documents()
@@ -50,11 +56,15 @@ def load(settings: Settings, collection: ChunkCollection) -> dict[str, DocumentR
     return docs
 
 
+_MEMO: dict[str, tuple[dict, dict[str, DocumentRecord]]] = {}
+
+
 def save(settings: Settings, collection: ChunkCollection, docs: dict[str, DocumentRecord], stamp: dict | None = None) -> None:
     """Record ``docs`` as the manifest of ``collection`` as it is now."""
     path = _path(settings, collection.name)
     stamp = stamp or stamp_of(collection)
     rows = [[getattr(d, f) for f in _FIELDS] for d in docs.values()]
+    _MEMO[str(path)] = (stamp, dict(docs))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".manifest-", dir=path.parent)
@@ -66,6 +76,7 @@ def save(settings: Settings, collection: ChunkCollection, docs: dict[str, Docume
 
 
 def forget(settings: Settings, collection: str) -> None:
+    _MEMO.pop(str(_path(settings, collection)), None)
     try:
         _path(settings, collection).unlink()
     except OSError:
@@ -77,6 +88,8 @@ def record(doc: dict, chunks: int) -> DocumentRecord:
     return DocumentRecord(
         doc_id=doc["doc_id"], source=doc["source"], title=doc["title"], content_hash=doc["content_hash"],
         chunks=chunks, expected_chunks=doc["chunks"], ingested_at=doc["ingested_at"], kind=doc.get("kind", "file"),
+        folder=str(doc.get("folder", "")), file_type=str(doc.get("file_type", "")),
+        modified=float(doc.get("modified", 0.0)), tags=sorted(set(doc.get("tags", ()))),
     )
 
 

@@ -44,7 +44,28 @@ def chunk_metadata(chunk: Chunk, doc: dict[str, Any]) -> dict[str, Any]:
     }
     if chunk.page is not None:
         meta["page"] = chunk.page  # Chroma metadata cannot hold None
+    meta.update(document_metadata(doc))
     return meta
+
+
+def document_metadata(doc: dict[str, Any]) -> dict[str, Any]:
+    """The document-level fields scopes filter on, as every chunk of the document stores them.
+    Tags are one string (``tags_text``): `assistant tag` rewrites it without re-embedding."""
+    return {
+        "folder": str(doc.get("folder", "")),
+        "file_type": str(doc.get("file_type", "")),
+        "modified": float(doc.get("modified", 0.0)),
+        "tags": tags_text(doc.get("tags", ())),
+    }
+
+
+def tags_text(tags: Iterable[str]) -> str:
+    return ",".join(sorted(set(tags)))
+
+
+def tags_of(meta: dict[str, Any]) -> list[str]:
+    text = str(meta.get("tags", "") or "")
+    return [t for t in text.split(",") if t]
 
 
 def chunk_from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
@@ -305,6 +326,10 @@ class ChunkCollection:
                 expected_chunks=int(meta.get("doc_chunks", -1)),
                 ingested_at=str(meta.get("ingested_at", "")),
                 kind=str(meta.get("kind", "file")),
+                folder=str(meta.get("folder", "")),
+                file_type=str(meta.get("file_type", "")),
+                modified=float(meta.get("modified", 0.0) or 0.0),
+                tags=tags_of(meta),
             )
             for doc_id, meta in first.items()
         }
@@ -317,6 +342,29 @@ class ChunkCollection:
             where = {"doc_id": part[0]} if len(part) == 1 else {"doc_id": {"$in": part}}
             ids.extend(self.raw.get(where=where, include=[])["ids"])
         return ids
+
+    def set_tags(self, doc_tags: dict[str, Sequence[str]]) -> int:
+        """Give every chunk of each document its new tags (``{doc_id: tags}``): metadata only,
+        nothing is re-embedded; documents are read and written in batches. Returns the chunks changed."""
+        self._count = None
+        wanted = list(doc_tags)
+        changed = 0
+        for i in range(0, len(wanted), 200):
+            part = wanted[i : i + 200]
+            where = {"doc_id": part[0]} if len(part) == 1 else {"doc_id": {"$in": part}}
+            got = self.raw.get(where=where, include=["metadatas"])
+            ids, metas = [], []
+            for cid, meta in zip(got["ids"], got["metadatas"] or []):
+                meta = dict(meta or {})
+                text = tags_text(doc_tags.get(str(meta.get("doc_id", "")), ()))
+                if meta.get("tags", "") != text:
+                    meta["tags"] = text
+                    ids.append(cid)
+                    metas.append(meta)
+            for j in range(0, len(ids), WRITE_BATCH):
+                self.raw.update(ids=ids[j : j + WRITE_BATCH], metadatas=metas[j : j + WRITE_BATCH])
+            changed += len(ids)
+        return changed
 
     def get_chunks(self, ids: Sequence[str], with_embeddings: bool = False) -> dict[str, tuple[Chunk, Any]]:
         """Chunks by id (missing ids are left out), with their vectors when asked."""
@@ -331,14 +379,20 @@ class ChunkCollection:
             out[cid] = (chunk_from_record(cid, got["documents"][i], got["metadatas"][i] or {}), vec)
         return out
 
-    def query(self, embedding: "np.ndarray", k: int) -> list[tuple[Chunk, float]]:
-        """Nearest chunks by cosine similarity, best first."""
+    def query(self, embedding: "np.ndarray", k: int, doc_ids: Sequence[str] | None = None) -> list[tuple[Chunk, float]]:
+        """Nearest chunks by cosine similarity, best first; only chunks of ``doc_ids`` when given
+        (a Chroma ``where``: the filter runs inside the vector search, not after it)."""
         # Chroma returns all chunks when asked for more than it has: no count needed.
-        if self._count == 0:
+        if self._count == 0 or (doc_ids is not None and not doc_ids):
             return []
+        where = None
+        if doc_ids is not None:
+            ids = list(doc_ids)
+            where = {"doc_id": ids[0]} if len(ids) == 1 else {"doc_id": {"$in": ids}}
         res = self.raw.query(
             query_embeddings=[embedding],
             n_results=max(k, 1),
+            where=where,
             include=["documents", "metadatas", "distances"],
         )
         out = []

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Sequence
 
 from assistant.config import Settings
 from assistant.embed.encoder import Embedder
@@ -40,8 +40,11 @@ class Retriever:
         self.collection = collection
         self.embedder = embedder
 
-    def retrieve(self, query: str, k: int | None = None, mode: str = "fused") -> Retrieval:
-        """The ``k`` best chunks for ``query``, best first."""
+    def retrieve(self, query: str, k: int | None = None, mode: str = "fused",
+                 doc_ids: "Sequence[str] | None" = None) -> Retrieval:
+        """The ``k`` best chunks for ``query``, best first; with ``doc_ids`` (a resolved scope,
+        ``assistant/index/scope.py``) only chunks of those documents, on both sides: the dense
+        search filters inside Chroma, the keyword side masks its rows before taking its top."""
         s = self.settings
         k = k or s.top_k
         timings: dict[str, float] = {}
@@ -52,7 +55,7 @@ class Retriever:
         dense: list[tuple[Chunk, float]] = []
         if mode in ("fused", "dense"):
             t = time.perf_counter()
-            dense = self.collection.query(qvec, max(s.fetch_k, k))
+            dense = self.collection.query(qvec, max(s.fetch_k, k), doc_ids)
             timings["dense"] = (time.perf_counter() - t) * 1000
         keyword: list[tuple[str, float]] = []
         keyword_scores = None
@@ -63,7 +66,7 @@ class Retriever:
             t = time.perf_counter()
             index = keyword_index(s, self.collection)
             query_terms = terms(query)
-            keyword_scores = index.scores(query_terms)
+            keyword_scores = index.within(index.scores(query_terms), doc_ids)
             keyword = index.top(keyword_scores, max(s.fetch_k, k))
             timings["keyword"] = (time.perf_counter() - t) * 1000
 

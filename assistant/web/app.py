@@ -1,12 +1,15 @@
 """The web chat (``assistant chat``): a Gradio app over the same ``Assistant`` the CLI uses.
 
-- Chat: one conversation per browser session (``gr.State``), answers with [n] markers and
-  their sources underneath (document, page, quoted passage, relevance; click to open).
+- Chat: answers with [n] markers and their sources underneath (document, page, quoted passage,
+  relevance; click to open). Conversations are stored (``assistant/web/conversations.py``): the
+  sidebar lists them, newest first, to reopen, rename, delete or export; a reload reopens the
+  open one.
 - Documents: upload files into the selected collection, see what is indexed, remove a document.
 - Settings: which embedding model and answerer are in use; top-k for this session.
 
 API endpoints (``gradio_client``): ``/chat`` (the conversation), ``/ask`` (one question, the
-``ask --json`` answer), ``/documents`` (what is indexed), ``/collections``.
+``ask --json`` answer), ``/documents`` (what is indexed), ``/collections``; the HTTP API of
+``assistant/service/`` (/v1, /api, /mcp, /docs) is served beside the page.
 """
 
 import logging
@@ -114,7 +117,7 @@ def _theme():
 
 
 def _session() -> dict[str, Any]:
-    return {"turns": [], "messages": []}
+    return {"turns": [], "messages": [], "conversation_id": None}
 
 
 class ChatApp:
@@ -124,6 +127,9 @@ class ChatApp:
         self.settings = settings
         self._assistants: dict[Settings, Any] = {}
         self._lock = threading.Lock()
+        from assistant.web.conversations import ConversationList
+
+        self.conversations = ConversationList(settings)
 
     # --- the assistant behind each (collection, top-k) ---------------------------------
     def settings_for(self, collection: str | None, top_k: int | float | None = None) -> Settings:
@@ -185,10 +191,18 @@ class ChatApp:
         )
 
     # --- chat ----------------------------------------------------------------------------
-    def respond(self, question: str, session: dict, collection: str, top_k: float) -> Iterator[tuple]:
-        """Answer ``question`` in this session's conversation.
+    def respond(self, question: str, session: dict, collection: str, top_k: float,
+                scope_sources: list[str] | None = None, scope_tags: list[str] | None = None,
+                request=None) -> Iterator[tuple]:
+        """Answer ``question`` in this session's conversation (stored once answered), within the
+        picked documents/tags.
 
         Yields (textbox, chat messages, session, answer as ``ask --json`` or None until done)."""
+        from assistant.web import scope_picker
+
+        scope = scope_picker.scope_of(scope_sources, scope_tags)
+        session = {**session, "scope": scope}  # the conversation's scope goes with it
+        scoped = {"scope": scope} if scope else {}
         question = (question or "").strip()
         if not question:
             yield "", session["messages"], session, None
@@ -205,7 +219,7 @@ class ChatApp:
             stream = getattr(assistant, "ask_stream", None)
             if callable(stream):
                 text = ""
-                for piece in stream(question, history=turns):
+                for piece in stream(question, history=turns, **scoped):
                     if isinstance(piece, Answer):
                         answer = piece
                         break
@@ -213,7 +227,7 @@ class ChatApp:
                     messages[-1] = {"role": "assistant", "content": render_partial(text)}
                     yield "", messages, session, None
             if answer is None:
-                answer = assistant.ask(question, history=turns)
+                answer = assistant.ask(question, history=turns, **scoped)
         except (CollectionNotFound, EmptyIndex):
             messages[-1] = {
                 "role": "assistant",
@@ -221,24 +235,30 @@ class ChatApp:
                     f"Collection '{collection}' has no documents yet. Add some in the Documents tab, then ask again."
                 ),
             }
-            yield "", messages, {"turns": session["turns"], "messages": messages}, None
+            yield "", messages, {**session, "messages": messages}, None
             return
         except AssistantError as exc:
             messages[-1] = {"role": "assistant", "content": render_error(str(exc))}
-            yield "", messages, {"turns": session["turns"], "messages": messages}, None
+            yield "", messages, {**session, "messages": messages}, None
             return
         except Exception as exc:  # keep the page alive; the details go to the server log
             log.exception("answering failed")
             messages[-1] = {"role": "assistant", "content": render_error(f"Something went wrong: {type(exc).__name__}: {exc}")}
-            yield "", messages, {"turns": session["turns"], "messages": messages}, None
+            yield "", messages, {**session, "messages": messages}, None
             return
         seconds = time.perf_counter() - started
         content = render_answer(answer, new_message_id())
-        content += f'\n\n<div class="answer-meta">{escape_text(answer.backend)} · {seconds:.2f} s</div>'
+        within = f" · within {escape_text(scope_picker.label(scope_sources, scope_tags))}" if scope else ""
+        content += f'\n\n<div class="answer-meta">{escape_text(answer.backend)} · {seconds:.2f} s{within}</div>'
         messages[-1] = {"role": "assistant", "content": content}
-        turn = Turn(answer.question, answer.standalone_question or answer.question, answer.text)
+        turn = Turn(answer.question, answer.standalone_question or answer.question, answer.text, answer.short_answer)
         new_turns = [*session["turns"], vars(turn)][-MAX_TURNS:]
-        yield "", messages, {"turns": new_turns, "messages": messages[-2 * MAX_TURNS :]}, answer.to_dict()
+        from assistant.web.conversations import owner_of
+
+        conv_id = self.conversations.record(session, answer, collection, owner_of(request, self.settings))
+        new_session = {"turns": new_turns, "messages": messages[-2 * MAX_TURNS :], "conversation_id": conv_id,
+                       "scope": scope}
+        yield "", messages, new_session, answer.to_dict()
 
     def ask_api(self, question: str, collection: str = "") -> dict:
         """Answer one question (no conversation); the same JSON as ``assistant ask --json``."""
@@ -311,6 +331,7 @@ class ChatApp:
 
         with gr.Blocks(title="Ask your documents", analytics_enabled=False) as demo:
             session = gr.State(_session())
+            self.conversations.build_panel()
             # The finished answer as JSON, for API clients of /chat (not shown on the page).
             last_answer = gr.JSON(visible=False, label="answer")
             with gr.Row(equal_height=True):
@@ -327,6 +348,9 @@ class ChatApp:
             status = gr.Markdown(self.status_line(s.collection, first_docs), elem_id="status")
             with gr.Tabs():
                 with gr.Tab("Chat", id="chat-tab"):
+                    from assistant.web import scope_picker
+
+                    scope_sources, scope_tags = scope_picker.build(first_docs)
                     chatbot = gr.Chatbot(
                         value=[],
                         elem_id="chat",
@@ -395,11 +419,16 @@ class ChatApp:
                     )
 
             # chat
-            chat_inputs = [question, session, collection, top_k]
+            chat_inputs = [question, session, collection, top_k, scope_sources, scope_tags]
             chat_outputs = [question, chatbot, session, last_answer]
-            gr.on(
+
+            def respond(question, session, collection, top_k, scope_sources, scope_tags, request: gr.Request):
+                """Ask in this session's conversation. Returns (textbox, messages, answer JSON)."""
+                yield from self.respond(question, session, collection, top_k, scope_sources, scope_tags, request)
+
+            asked = gr.on(
                 [question.submit, send.click],
-                self.respond,
+                respond,
                 chat_inputs,
                 chat_outputs,
                 api_name="chat",
@@ -411,16 +440,18 @@ class ChatApp:
                 value = evt.value if isinstance(evt.value, dict) else {"text": str(evt.value)}
                 return value.get("text", "")
 
-            chatbot.example_select(pick_example, None, question, api_visibility="private").then(
-                self.respond, chat_inputs, chat_outputs, api_visibility="private", concurrency_limit=4,
+            asked_example = chatbot.example_select(pick_example, None, question, api_visibility="private").then(
+                respond, chat_inputs, chat_outputs, api_visibility="private", concurrency_limit=4,
                 show_progress="hidden",
             )
 
             def clear_conversation():
                 return [], _session(), ""
 
-            clear.click(clear_conversation, None, [chatbot, session, question], api_name="clear")
-            chatbot.clear(clear_conversation, None, [chatbot, session, question], api_visibility="private")
+            cleared = clear.click(clear_conversation, None, [chatbot, session, question], api_name="clear")
+            chatbot_cleared = chatbot.clear(clear_conversation, None, [chatbot, session, question], api_visibility="private")
+            self.conversations.wire(demo, chatbot, session, question, [asked, asked_example, cleared, chatbot_cleared],
+                                    MAX_TURNS)
 
             # documents
             def add(files, collection_name, progress=gr.Progress()):
@@ -442,6 +473,18 @@ class ChatApp:
             ).then(refresh, collection, refresh_outputs, api_visibility="private", show_progress="hidden")
             collection.change(refresh, collection, refresh_outputs, api_visibility="private", show_progress="hidden")
             demo.load(refresh, collection, refresh_outputs, api_visibility="private", show_progress="hidden")
+
+            # the scope picker follows the documents (the list's HTML changes whenever they do)
+            def refresh_picker(collection_name, sources_now, tags_now):
+                try:
+                    docs = self.documents(collection_name)
+                except AssistantError:
+                    docs = []
+                return scope_picker.refreshed(docs, sources_now, tags_now)
+
+            picker_io = ([collection, scope_sources, scope_tags], [scope_sources, scope_tags])
+            for event in (doc_list.change, demo.load):
+                event(refresh_picker, *picker_io, api_visibility="private", show_progress="hidden")
 
             # API-only endpoints
             def ask(question: str, collection: str = "") -> dict:
@@ -543,8 +586,14 @@ def launch(
     offline_environment()
     import gradio as gr
 
+    from assistant.service.http import Service
+    from assistant.service.server import ApiParts
+    from assistant.web.conversations import CSS as CONVERSATIONS_CSS
+
     app = app or ChatApp(settings)
     demo = app.build()
+    # The HTTP API (OpenAI-compatible, REST, MCP, /docs) on the same server as the page.
+    api = ApiParts(Service(settings, app.assistant_for), host or settings.ui_host)
     demo.queue(default_concurrency_limit=2)
     auth = (settings.ui_username, settings.ui_password) if settings.ui_username else None
     limit_mb = min(settings.ui_max_upload_mb, settings.max_file_mb)
@@ -561,15 +610,17 @@ def launch(
             quiet=quiet,
             prevent_thread_lock=True,
             theme=_theme(),
-            css=CSS,
+            css=CSS + CONVERSATIONS_CSS,
             head=HEAD,
             show_error=False,
+            app_kwargs=api.app_kwargs(),
         )
     except OSError as exc:
         where = f"{host or settings.ui_host}:{port or settings.ui_port}"
         if "empty port" in str(exc):
             raise AssistantError(f"port {where} is in use (another web chat?); pick another with --port") from None
         raise AssistantError(f"cannot serve the web chat on {where}: {exc}") from None
+    api.document(demo.app)
     threading.Thread(target=app.warm_up, name="warm-up", daemon=True).start()
     if block:
         try:

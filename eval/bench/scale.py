@@ -833,6 +833,8 @@ def latency_figures(cfg: Config, settings, questions: list[BenchQuestion], repor
         pstats.Stats(profiler, stream=buf).sort_stats("cumulative").print_stats(cfg.profile)
         report.ask["profile"] = buf.getvalue()
 
+    scope_figures(a, settings, texts, report)
+
     walls, cpus, stages = [], [], {}
     for q in texts:
         t, c = time.perf_counter(), time.process_time()
@@ -847,6 +849,57 @@ def latency_figures(cfg: Config, settings, questions: list[BenchQuestion], repor
     report.retrieval["stages_ms"] = {k: {"p50": round(percentile(v, 50), 1), "p95": round(percentile(v, 95), 1)}
                                      for k, v in stages.items()}
     report.retrieval["load_after"] = loadavg()
+
+
+def scope_figures(a, settings, texts: list[str], report: Report) -> None:
+    """What a scope costs: ``ask()`` over the same questions unscoped and within three scopes
+    (a folder of about a tenth of the documents, by tag; the base documents, by directory; one
+    document by name), each question's citations checked to lie inside the scope."""
+    from assistant.index import manifest
+
+    docs = list(manifest.load(settings, a.collection()).values())
+    folders = sorted({d.folder for d in docs if "/copies/" in d.source})
+    scopes: dict[str, dict[str, Any]] = {}
+    if folders:
+        if any("bench-scope" in d.tags for d in docs):  # a cached build, tagged by an earlier run
+            a.untag(folders[0], ["bench-scope"])
+        t = time.perf_counter()
+        tagged = a.tag(folders[0], ["bench-scope"])
+        report.ask.setdefault("scoped", {})["tag_seconds"] = round(time.perf_counter() - t, 2)
+        scopes["tag (one copy folder)"] = {"scope": {"tags": ["bench-scope"]}, "documents": len(tagged)}
+    base = sorted({d.folder for d in docs if "/base" in d.folder})
+    if base:
+        base_dir = os.path.commonpath(base)
+        scopes["directory (the base documents)"] = {
+            "scope": {"sources": [base_dir]}, "documents": sum(1 for d in docs if d.folder.startswith(base_dir))}
+    one = docs[len(docs) // 2]
+    scopes["one document (glob on its name)"] = {"scope": {"sources": [f"*/{Path(one.source).name}"]},
+                                                  "documents": sum(1 for d in docs if Path(d.source).name == Path(one.source).name)}
+    out = report.ask.setdefault("scoped", {})
+    out["documents"] = len(docs)
+    out["unscoped"] = {}
+    for name, spec in [("unscoped", None), *scopes.items()]:
+        walls: list[float] = []
+        stages: dict[str, list[float]] = {}
+        inside = True
+        allowed = None if spec is None else set(a.scope_doc_ids(spec["scope"]) or [d.doc_id for d in docs])
+        for q in texts:
+            t = time.perf_counter()
+            ans = a.ask(q, scope=spec["scope"] if spec else None)
+            walls.append((time.perf_counter() - t) * 1000)
+            for k in ("scope", "retrieval", "answer"):
+                if k in ans.timings_ms:
+                    stages.setdefault(k, []).append(ans.timings_ms[k])
+            if allowed is not None:
+                cited = {c.source for c in ans.citations} | {c.source for c in ans.related}
+                inside = inside and cited <= allowed
+        entry = {**_summary(walls), "documents": spec["documents"] if spec else len(docs),
+                 "stages_ms": {k: {"p50": round(percentile(v, 50), 1), "p95": round(percentile(v, 95), 1)}
+                               for k, v in stages.items()}}
+        if spec is not None:
+            entry["scope"] = spec["scope"]
+            entry["citations_inside_scope"] = inside
+        out[name] = entry
 
 
 def _summary(walls: list[float]) -> dict[str, float]:
@@ -981,6 +1034,18 @@ def format_report(r: Report) -> str:
     out.append(f"  sentences encoded per question: {a.get('sentences_encoded_per_question')} "
                f"(+{a.get('sentences_reused_per_question')} remembered from earlier questions); "
                f"without reuse {nr.get('sentences_encoded_per_question')}")
+    sc = a.get("scoped") or {}
+    if sc:
+        out.append("")
+        out.append(f"  scoped ask() (same questions; {sc.get('documents'):,} documents; tagging the folder "
+                   f"took {sc.get('tag_seconds')} s, nothing re-embedded)")
+        for name, d in sc.items():
+            if isinstance(d, dict) and "p50_ms" in d:
+                inside = "" if "citations_inside_scope" not in d else (
+                    ", every citation inside" if d["citations_inside_scope"] else ", CITATION OUTSIDE THE SCOPE")
+                split = ", ".join(f"{k} {v['p50']}/{v['p95']}" for k, v in d.get("stages_ms", {}).items())
+                out.append(f"    {name:<34} p50 {d['p50_ms']} ms, p95 {d['p95_ms']} ms "
+                           f"({d['documents']:,} documents{inside}; p50/p95 ms: {split})")
     out.append("")
     out.append("  stages (p50 / p95 ms)")
     for title, stages in (("ask", a["stages_ms"]), ("no reuse", nr.get("stages_ms", {})), ("retrieve", rt["stages_ms"])):

@@ -3,6 +3,11 @@
     .venv/bin/python -m eval.bench.web_load                       # 8 conversations, 60 s
     .venv/bin/python -m eval.bench.web_load --conversations 4 --seconds 30 --json
     .venv/bin/python -m eval.bench.web_load --url http://127.0.0.1:7860/   # a chat already running
+    .venv/bin/python -m eval.bench.web_load --api                 # the HTTP API (OpenAI-compatible)
+
+With ``--api`` each conversation is an ``openai`` client streaming ``/v1/chat/completions`` on
+the same server, sending its whole message list each time (as OpenAI clients do); the time to
+the first streamed token is reported beside the latency of the whole answer.
 
 Each conversation is its own ``gradio_client`` session on ``/chat`` (what a browser tab uses),
 asking its own questions about the sample article, each followed by a follow-up that only
@@ -56,6 +61,7 @@ class Conversation:
     latencies_ms: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     history_errors: list[str] = field(default_factory=list)
+    first_token_ms: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -71,6 +77,9 @@ class LoadResult:
     max_ms: float
     turns_per_conversation: list[int]
     examples: list[str]
+    way_in: str = "web chat (/chat)"
+    first_token_p50_ms: float = 0.0
+    first_token_p95_ms: float = 0.0
 
     def table(self) -> str:
         head = f"{'conversations':>13} {'seconds':>8} {'requests':>9} {'errors':>7} {'history errors':>15} " \
@@ -79,7 +88,10 @@ class LoadResult:
               f"{self.history_errors:>15} {self.requests_per_second:>6.2f} {self.p50_ms:>8.0f} " \
               f"{self.p95_ms:>8.0f} {self.max_ms:>8.0f}"
         turns = "turns per conversation: " + ", ".join(map(str, self.turns_per_conversation))
-        lines = [head, row, turns]
+        lines = [f"way in: {self.way_in}", head, row, turns]
+        if self.first_token_p50_ms:
+            lines.append(f"time to first streamed token: p50 {self.first_token_p50_ms:.0f} ms, "
+                         f"p95 {self.first_token_p95_ms:.0f} ms")
         if self.examples:
             lines.append("first problems:")
             lines += [f"  {e}" for e in self.examples]
@@ -154,19 +166,65 @@ def run_conversation(url: str, conv: Conversation, clock: dict, collection: str,
             previous = str(answer.get("standalone_question") or question)
 
 
+def run_api_conversation(url: str, conv: Conversation, clock: dict, collection: str, top_k: int,
+                         auth, ready: threading.Barrier) -> None:
+    """One OpenAI client streaming /v1/chat/completions with its own message list."""
+    import openai
+
+    try:
+        client = openai.OpenAI(base_url=url.rstrip("/") + "/v1", api_key=auth or "none", max_retries=0, timeout=300)
+    finally:
+        ready.wait()
+    script = _script(conv.index)
+    messages: list[dict] = []
+    previous = ""
+    while time.monotonic() < clock["deadline"]:
+        question, follow_up = next(script)
+        messages.append({"role": "user", "content": question})
+        started = time.perf_counter()
+        first, text, answer = None, "", None
+        try:
+            for chunk in client.chat.completions.create(model=collection, messages=messages[-100:], stream=True):
+                piece = chunk.choices[0].delta.content if chunk.choices else None
+                if piece and first is None:
+                    first = (time.perf_counter() - started) * 1000
+                text += piece or ""
+                answer = (chunk.model_extra or {}).get("answer") or answer
+        except Exception as exc:
+            conv.errors.append(f"conversation {conv.index}: {type(exc).__name__}: {exc}")
+            return
+        conv.latencies_ms.append((time.perf_counter() - started) * 1000)
+        conv.first_token_ms.append(first or conv.latencies_ms[-1])
+        conv.questions.append(question)
+        messages.append({"role": "assistant", "content": text})
+        if not answer:
+            conv.errors.append(f"conversation {conv.index}: no answer to {question!r}: {text[:200]}")
+            continue
+        if follow_up and answer.get("backend") == "extractive":
+            if not str(answer.get("standalone_question", "")).startswith(previous):
+                conv.history_errors.append(
+                    f"conversation {conv.index}: {question!r} read as {answer.get('standalone_question')!r}, "
+                    f"not after {previous!r}"
+                )
+        if not follow_up:
+            previous = str(answer.get("standalone_question") or question)
+
+
 def run_load(url: str, conversations: int = 8, seconds: float = 60.0, collection: str = "default",
-             top_k: int = 5, auth: tuple[str, str] | None = None) -> LoadResult:
-    """Drive ``conversations`` sessions against the chat at ``url`` for ``seconds``."""
+             top_k: int = 5, auth: tuple[str, str] | None = None, api: bool = False) -> LoadResult:
+    """Drive ``conversations`` sessions against the chat at ``url`` for ``seconds`` (through the
+    OpenAI-compatible API with ``api``)."""
     from gradio_client import Client
 
     # One answer first, so the figures are the steady state, not the server's first load.
-    Client(url, auth=auth, verbose=False).predict(TOPICS[0], collection, api_name="/ask")
+    Client(url, auth=None if api else auth, verbose=False).predict(TOPICS[0], collection, api_name="/ask")
+    run = run_api_conversation if api else run_conversation
     convs = [Conversation(i) for i in range(conversations)]
     ready = threading.Barrier(conversations + 1)
     clock = {"deadline": float("inf")}
     with ThreadPoolExecutor(max_workers=conversations) as pool:
         futures = [
-            pool.submit(run_conversation, url, c, clock, collection, top_k, auth, ready) for c in convs
+            pool.submit(run, url, c, clock, collection, top_k, auth, ready) for c in convs
         ]
         ready.wait()
         began = time.monotonic()
@@ -189,6 +247,9 @@ def run_load(url: str, conversations: int = 8, seconds: float = 60.0, collection
         max_ms=max(latencies, default=0.0),
         turns_per_conversation=[len(c.latencies_ms) for c in convs],
         examples=(errors + history)[:5],
+        way_in="HTTP API (/v1/chat/completions, streamed)" if api else "web chat (/chat)",
+        first_token_p50_ms=statistics.median(firsts) if (firsts := [ms for c in convs for ms in c.first_token_ms]) else 0.0,
+        first_token_p95_ms=_percentile(firsts, 0.95),
     )
 
 
@@ -200,6 +261,7 @@ def main(argv=None) -> int:
     ap.add_argument("--collection", default="default")
     ap.add_argument("--top-k", type=int, default=5)
     ap.add_argument("--json", action="store_true", help="print the result as JSON")
+    ap.add_argument("--api", action="store_true", help="load the OpenAI-compatible HTTP API instead of /chat")
     args = ap.parse_args(argv)
 
     proc = tmp = None
@@ -217,7 +279,7 @@ def main(argv=None) -> int:
             proc = start_chat_process(tmp / "data", port, log)
             url = f"http://127.0.0.1:{port}/"
             wait_http(url, timeout=180, proc=proc, log=log)
-        result = run_load(url, args.conversations, args.seconds, args.collection, args.top_k)
+        result = run_load(url, args.conversations, args.seconds, args.collection, args.top_k, api=args.api)
     finally:
         if proc is not None:
             from tests.ui_helpers import stop
