@@ -56,14 +56,15 @@ def test_runtime_does_not_import_torch():
     assert run.stdout.strip() == "False"
 
 
+@pytest.fixture(scope="module")
+def reader():
+    from assistant.answer.reader import Reader
+
+    return Reader.load()
+
+
 @pytest.mark.skipif(not SHIPPED.exists(), reason="no shipped reader model")
 class TestShippedReader:
-    @pytest.fixture(scope="class")
-    def reader(self):
-        from assistant.answer.reader import Reader
-
-        return Reader.load()
-
     def _best(self, reader, question):
         windows = _sample_windows(reader)
         readings = reader.read(question, windows)

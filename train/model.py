@@ -37,11 +37,12 @@ def losses(outputs, batch, weights=(1.0, 1.0, 0.5)):
     """Span cross-entropy on rows with a span (window tokens only), BCE for answer-in-window and
     relevance on rows with those labels."""
     start, end, cls = outputs
+    # a graph-connected zero from the raw (finite) logits: the masked ones sum to -inf, and -inf * 0 is nan
+    zero = start.sum() * 0
     ctx = batch["context_mask"]
     neg = torch.finfo(start.dtype).min / 2
     start = start.masked_fill(~ctx, neg)
     end = end.masked_fill(~ctx, neg)
-    zero = start.sum() * 0
     has_span = batch["start_pos"] >= 0
     if has_span.any():
         ce = nn.functional.cross_entropy

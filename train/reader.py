@@ -309,14 +309,18 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m train.reader", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=runtime.MODEL_DIR, help="model folder to write")
     ap.add_argument("--minutes", type=float, default=50.0, help="wall-time cap for the training loop")
-    ap.add_argument("--max-steps", type=int, default=None, help="optimizer steps (default: 2 epochs)")
+    ap.add_argument("--max-steps", type=int, default=None,
+                    help="optimizer steps of the LR schedule (default 560; 3 with --tiny; 0: use --epochs)")
+    ap.add_argument("--stop-step", type=int, default=None,
+                    help="stop (and evaluate) after this many steps, the schedule unchanged: replays a run that "
+                         "its --minutes cap stopped, independent of machine speed")
     ap.add_argument("--epochs", type=float, default=2.0)
     ap.add_argument("--tiny", action="store_true", help="a few steps on a tiny slice (for tests)")
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--layers", type=int, default=4, help="encoder layers kept from the 6 of MiniLM")
-    ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-4)
-    ap.add_argument("--eval-every", type=int, default=400)
+    ap.add_argument("--eval-every", type=int, default=200)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-export", action="store_true", help="train and evaluate only (probes)")
     args = ap.parse_args(argv)
@@ -332,7 +336,7 @@ def main(argv=None):
     cfg = {"max_length": 128, "max_question_tokens": 40, "window_tokens": 80, "max_answer_tokens": 30,
            "layers": args.layers, "cloze_scifact_limit": 3000, "eval_top_k": 4}
     if args.tiny:
-        args.max_steps = args.max_steps or 3
+        args.max_steps = 3 if args.max_steps is None else args.max_steps
         args.batch_size = 8
         args.eval_every = 10 ** 9
     base = base_model_path()
@@ -358,6 +362,8 @@ def main(argv=None):
                              {"params": heads, "lr": args.lr * 5}], weight_decay=0.01)
     base_lrs = [g["lr"] for g in opt.param_groups]
     steps_per_epoch = (len(feats) + args.batch_size - 1) // args.batch_size
+    if args.max_steps is None:
+        args.max_steps = 560
     total = args.max_steps or int(args.epochs * steps_per_epoch)
     warmup = max(1, int(0.06 * total))
     log(f"training: {total} steps (batch {args.batch_size}, {steps_per_epoch} steps/epoch), layers {args.layers}, "
@@ -396,7 +402,7 @@ def main(argv=None):
                 f"relevance {run['rel'] / n:.3f}")
             curve.append({"step": step, "minutes": round(elapsed, 2), **{k: round(run[k] / n, 4) for k in ("span", "ans", "rel")}})
             run = {"span": 0.0, "ans": 0.0, "rel": 0.0, "n": 0}
-        time_up = elapsed > args.minutes
+        time_up = elapsed > args.minutes or (args.stop_step is not None and step >= args.stop_step)
         if step % args.eval_every == 0 or step == total or time_up:
             net.eval()
             te = time.time()
@@ -410,7 +416,7 @@ def main(argv=None):
                 best, best_state, best_step = sel, copy.deepcopy(net.state_dict()), step
         if time_up:
             stopped_by_time = True
-            log(f"time cap reached at step {step}")
+            log(f"stopped at step {step} ({'--stop-step' if args.stop_step and step >= args.stop_step else 'time cap'})")
             break
     train_minutes = (time.time() - t_train) / 60
     if best_state is not None:
@@ -570,7 +576,7 @@ relevance logit (for reranking).
 - Command: `{meta['command']}`; seed {meta['seed']}; {meta['steps']} steps of batch {meta['batch_size']}
   (planned {meta['planned_steps']}), AdamW lr {meta['lr']} (embeddings x0.2, heads x5), linear warm-up/decay;
   checkpoint chosen at step {meta['best_step']}.
-- Training loop {meta['train_minutes']} min; whole run (data, training, export, evaluation) {meta['wall_minutes']} min.
+{f"- The --minutes cap stopped the loop at step {meta['steps']}; replay this run on any machine with `python -m train.reader --stop-step {meta['steps']}` (same defaults otherwise)." + chr(10) if meta['stopped_by_time'] else ""}- Training loop {meta['train_minutes']} min; whole run (data, training, export, evaluation) {meta['wall_minutes']} min.
 - Loss (span/answer/relevance) by step: {loss_line}
 
 | step | held-out HasAns F1 | answer AUC | SciFact rel AUC | paraphrased F1 |
