@@ -107,8 +107,12 @@ class Assistant:
         if s.reader != "off":
             from assistant.answer.reading import ReaderAnswerer, load_reader
 
+            from assistant.answer.extractive import ExtractiveAnswerer
+
+            sentences = ExtractiveAnswerer(tools, s.max_answer_sentences) if s.reader_mode == "spans" else None
             reader = ReaderAnswerer(tools, load_reader(s.reader), rerank_k=s.rerank_k,
-                                    extra_windows=s.reader_extra_windows, max_sentences=s.max_answer_sentences)
+                                    extra_windows=s.reader_extra_windows, max_sentences=s.max_answer_sentences,
+                                    sentences=sentences)
         self._reranker = reader
         if s.answerer == "extractive":
             if reader is not None:

@@ -36,6 +36,7 @@ from assistant.text import terms
 from assistant.types import Answer, Citation, Hit
 
 if TYPE_CHECKING:
+    from assistant.answer.extractive import ExtractiveAnswerer
     from assistant.answer.reader import Reader, WindowReading
 
 TILE_CACHE = 5_000  # passages whose tiles (sentence runs) are remembered
@@ -89,9 +90,13 @@ class ReaderAnswerer:
     name = "extractive"
 
     def __init__(self, tools: AnswerTools, reader: "Reader", *, rerank_k: int = 6, extra_windows: int = 3,
-                 max_sentences: int = 3, margin: float = 0.15, threshold: float | None = None):
+                 max_sentences: int = 3, margin: float = 0.15, threshold: float | None = None,
+                 sentences: "ExtractiveAnswerer | None" = None):
         self.tools = tools
         self.reader = reader
+        # With ``sentences`` (mode "spans"), the sentence-scoring model chooses what to quote
+        # and when to abstain; the reader reranks and finds the exact words inside the quotes.
+        self.sentences = sentences
         self.rerank_k = rerank_k
         self.extra_windows = extra_windows
         self.max_sentences = max_sentences
@@ -174,14 +179,65 @@ class ReaderAnswerer:
         if not hits:
             return Answer(question.text, EMPTY_TEXT, abstained=True, backend=self.name,
                           standalone_question=question.standalone)
-        reading = self.read(question, hits)
+        reading = self.read(question, hits) if self.rerank_k or self.sentences is None else Reading(list(hits))
         shown = reading.hits[: top_k or len(reading.hits)]
+        if self.sentences is not None:
+            answer = self.sentences.answer(question, shown)
+            if not answer.abstained:
+                self.add_spans(question, answer, reading)
+            answer.timings_ms = {**reading.timings_ms, **answer.timings_ms,
+                                 "answer": (time.perf_counter() - t0) * 1000}
+            answer.backend = self.name
+            return answer
         chosen = self.choose(reading)
         timings = {**reading.timings_ms, "answer": (time.perf_counter() - t0) * 1000}
         if not chosen:
             return Answer(question.text, ABSTAIN_TEXT, abstained=True, related=related_from_hits(shown),
                           timings_ms=timings, backend=self.name, standalone_question=question.standalone)
         return self.compose(question, reading.hits, chosen, timings)
+
+    def add_spans(self, question: Question, answer: Answer, reading: Reading) -> None:
+        """Find the exact words that answer inside each citation's quoted sentence(s): the
+        reader's best span among the tiles that overlap them. Sets ``short_answer`` and the
+        citations' span offsets; leaves them empty when no span falls inside a quote."""
+        asked = reading_question(question)
+        by_chunk = {h.chunk.id: i for i, h in enumerate(reading.hits)}
+        found: list[tuple[float, int, int, Citation]] = []
+        for c in answer.citations:
+            i = by_chunk.get(c.chunk_id)
+            if i is None:
+                continue
+            passage = reading.hits[i].chunk.text
+            quoted = []
+            for part in c.quote.split(QUOTE_GAP.strip()):
+                part = part.strip()
+                at = passage.find(part) if part else -1
+                if at >= 0:
+                    quoted.append((at, at + len(part)))
+            if not quoted:
+                continue
+            tiles = [t for t in reading.tiles if t.hit_index == i]
+            known = {(t.start, t.end) for t in tiles}
+            todo = [Tile(i, s, e, passage[s:e]) for s, e in self.tiles_of(reading.hits[i])
+                    if (s, e) not in known and any(s < qe and e > qs for qs, qe in quoted)]
+            self._read(asked, todo)
+            for t in tiles + todo:
+                if t.reading is None or t.reading.span is None:
+                    continue
+                a, b = t.start + t.reading.span[0], t.start + t.reading.span[1]
+                if any(qs <= a and b <= qe for qs, qe in quoted):
+                    found.append((t.reading.span_score, a, b, c))
+        best_per_citation: dict[int, tuple[float, int, int]] = {}
+        for score, a, b, c in found:
+            if c.n not in best_per_citation or score > best_per_citation[c.n][0]:
+                best_per_citation[c.n] = (score, a, b)
+        shorts = []
+        for c in answer.citations:
+            if c.n in best_per_citation:
+                _, a, b = best_per_citation[c.n]
+                c.span_start, c.span_end = a, b
+                shorts.append(" ".join(c.passage[a:b].split()))
+        answer.short_answer = "; ".join(dict.fromkeys(x for x in shorts[:1] if x))
 
     def choose(self, reading: Reading) -> list[Tile]:
         """The tiles whose spans answer: the best, and close runners-up from other sentences."""

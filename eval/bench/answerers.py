@@ -1,4 +1,4 @@
-"""Answerers side by side, in one run: the reader (default), the older sentence-scoring model,
+"""Answerers side by side, in one run: the reader (spans, reranking, or answering alone), the sentence-scoring model (the default),
 the naive best-cosine sentence, and the packaged local LLM, on the same questions.
 
     python -m eval.bench.answerers                                   # all suites, all answerers
@@ -29,7 +29,9 @@ ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "eval" / "out" / "bench-answerers"
 SUITES = ("sample-article", "squad-paraphrased", "squad-report")
 ANSWERERS = {
-    "reader": {"answerer": "extractive", "reader": "packaged"},
+    "reader": {"answerer": "extractive", "reader": "packaged", "reader_mode": "spans", "rerank_k": 0},
+    "reader-rerank": {"answerer": "extractive", "reader": "packaged", "reader_mode": "spans", "rerank_k": 6},
+    "reader-full": {"answerer": "extractive", "reader": "packaged", "reader_mode": "full", "rerank_k": 6},
     "sentences": {"answerer": "extractive", "reader": "off"},
     "best-cosine": {"answerer": "extractive", "reader": "off"},  # the answerer is swapped below
     "local-llm": {"answerer": "local", "reader": "packaged"},
