@@ -159,7 +159,8 @@ def _display_source(source: str) -> str:
 
 def format_answer(answer) -> str:
     sources = format_sources(answer)
-    return answer.text + ("\n\n" + sources if sources else "")
+    head = f"Answer: {answer.short_answer}\n\n" if answer.short_answer and not answer.abstained else ""
+    return head + answer.text + ("\n\n" + sources if sources else "")
 
 
 def format_sources(answer) -> str:

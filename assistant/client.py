@@ -46,6 +46,7 @@ class Assistant:
         self._lock = threading.RLock()
         self._collection = None
         self._answerer = None
+        self._reranker = None  # the reader, when it reranks for another answerer
         self._local = threading.local()  # per-thread state of the question being answered
 
     # --- parts, loaded on first use -------------------------------------------------
@@ -100,14 +101,29 @@ class Assistant:
                 index = keyword_index(self.settings, self.collection())
             return index.idf(term)
 
-        if self.settings.answerer == "extractive":
+        tools = AnswerTools(self.embedder, idf)
+        s = self.settings
+        reader = None
+        if s.reader != "off":
+            from assistant.answer.reading import ReaderAnswerer, load_reader
+
             from assistant.answer.extractive import ExtractiveAnswerer
 
-            return ExtractiveAnswerer(AnswerTools(self.embedder, idf), self.settings.max_answer_sentences)
+            sentences = ExtractiveAnswerer(tools, s.max_answer_sentences) if s.reader_mode == "spans" else None
+            reader = ReaderAnswerer(tools, load_reader(s.reader), rerank_k=s.rerank_k,
+                                    extra_windows=s.reader_extra_windows, max_sentences=s.max_answer_sentences,
+                                    sentences=sentences)
+        self._reranker = reader
+        if s.answerer == "extractive":
+            if reader is not None:
+                return reader
+            from assistant.answer.extractive import ExtractiveAnswerer
+
+            return ExtractiveAnswerer(tools, s.max_answer_sentences)
         from assistant.answer.llm import LLMAnswerer
         from assistant.llm import make_backend
 
-        return LLMAnswerer(make_backend(self.settings), AnswerTools(self.embedder, idf), self.settings)
+        return LLMAnswerer(make_backend(s), tools, s)
 
     # --- scopes --------------------------------------------------------------------
     def scope_doc_ids(self, scope: Any = None, collection=None) -> list[str] | None:
@@ -205,7 +221,10 @@ class Assistant:
         doc_ids = self.scope_doc_ids(scope, collection)
         if scope is not None and not scope.empty:
             timings["scope"] = (time.perf_counter() - t) * 1000
-        retrieval = Retriever(self.settings, collection, self.embedder).retrieve(query, doc_ids=doc_ids)
+        top_k = self.settings.top_k
+        reranker = self._reranker
+        k = max(top_k, self.settings.rerank_k) if reranker is not None else top_k
+        retrieval = Retriever(self.settings, collection, self.embedder).retrieve(query, k, doc_ids=doc_ids)
         self._local.keyword = keyword_index(self.settings, collection)
         q = Question(
             text=text,
@@ -213,10 +232,20 @@ class Assistant:
             history=[(t.question, t.answer) for t in turns],
             context=context,
             vector=retrieval.query_vector,
+            previous_short_answer=turns[-1].short_answer if context and turns else "",
         )
+        hits = retrieval.hits
         stream = getattr(answerer, "answer_stream", None)
         try:
-            items = stream(q, retrieval.hits) if stream else _whole(answerer.answer(q, retrieval.hits))
+            if answerer is reranker:  # reads, reranks and answers in one pass
+                items = _whole(answerer.answer(q, hits, top_k))
+            else:
+                if reranker is not None:  # a language model writes from the reader's best passages
+                    t = time.perf_counter()
+                    hits = reranker.rerank(q, hits)
+                    timings["rerank"] = (time.perf_counter() - t) * 1000
+                hits = hits[:top_k]
+                items = stream(q, hits) if stream else _whole(answerer.answer(q, hits))
             for item in items:
                 if isinstance(item, Answer):
                     item.standalone_question = query
@@ -381,7 +410,7 @@ class Chat:
             yield item
 
     def _record(self, answer: Answer) -> None:
-        self.turns.append(Turn(answer.question, answer.standalone_question, answer.text))
+        self.turns.append(Turn(answer.question, answer.standalone_question, answer.text, answer.short_answer))
         self.answers.append(answer)
 
     def reset(self) -> None:

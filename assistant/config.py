@@ -115,6 +115,24 @@ class Settings:
     max_answer_sentences: int = field(
         default=3, metadata={"doc": "sentences the extractive answerer may quote"}
     )
+    reader: str = field(
+        default="off",
+        metadata={"doc": "the reader model that finds the exact words that answer (and can rerank): packaged "
+                  "(trained by this project, ships inside it), a directory made by python -m train.reader, "
+                  "or off (default until a retrained reader beats the sentence model: see README)"},
+    )
+    reader_mode: str = field(
+        default="spans",
+        metadata={"doc": "how the reader is used: spans (it reranks and finds the exact words; the sentence model "
+                  "chooses what to quote and when to abstain) or full (the reader also chooses and abstains)"},
+    )
+    rerank_k: int = field(
+        default=0, metadata={"doc": "fused candidates the reader reranks, one short window of each read (0 = none; "
+                             "the shipped reader's reranking measured worse than the fusion's order)"}
+    )
+    reader_extra_windows: int = field(
+        default=3, metadata={"doc": "further windows of the best-reranked passages the reader reads"}
+    )
     max_question_chars: int = field(
         default=2000, metadata={"doc": "longer questions are refused with an error"}
     )
@@ -339,6 +357,10 @@ def _validate(s: Settings) -> None:
         raise ConfigError("fusion_coverage_low must be at least 0 and below fusion_coverage_high")
     if s.top_k < 1 or s.fetch_k < 1:
         raise ConfigError("top_k and fetch_k must be at least 1")
+    if s.reader_mode not in ("spans", "full"):
+        raise ConfigError(f"bad reader_mode {s.reader_mode!r}: use spans or full")
+    if s.rerank_k < 0 or s.reader_extra_windows < 0:
+        raise ConfigError("rerank_k and reader_extra_windows must be at least 0")
     if not 16 <= s.chunk_tokens <= 8192:
         raise ConfigError("chunk_tokens must be between 16 and 8192")
     if not 0 <= s.chunk_overlap < s.chunk_tokens:

@@ -61,6 +61,9 @@ class Citation:
     passage: str = ""  # the whole chunk, for "show me the passage"
     section: str = ""  # section path of the passage ("Install › On Linux"), "" if none
     page_label: str | None = None  # the printed page number where it differs from ``page``
+    # The exact words that answer, as character offsets into ``passage`` (the reader's span).
+    span_start: int | None = None
+    span_end: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -93,6 +96,9 @@ class Answer:
     backend: str = "extractive"
     # Sentences of a generated answer that no passage supports: shown without a citation.
     unsupported: list[str] = field(default_factory=list)
+    # The answer in a few words, verbatim from a passage (the reader's span), e.g. "over 85
+    # targets"; "" when abstaining or when no span stands out. ``text`` holds the sentences.
+    short_answer: str = ""
     # The scope the question was asked within (``Scope.to_dict()``); empty: the whole collection.
     scope: dict[str, Any] = field(default_factory=dict)
 
@@ -100,6 +106,7 @@ class Answer:
         return {
             "question": self.question,
             "answer": self.text,
+            "short_answer": self.short_answer,
             "abstained": self.abstained,
             "citations": [c.to_dict() for c in self.citations],
             "related": [c.to_dict() for c in self.related],

@@ -279,6 +279,7 @@ def evaluate_question(assistant, q: SuiteQuestion, judge: Any = None) -> dict[st
     if answer is not None:
         rec.update({
             "answer": answer.text,
+            "short_answer": answer.short_answer,
             "abstained": bool(answer.abstained),
             "standalone_question": answer.standalone_question or q.question,
             "backend": answer.backend,
@@ -352,9 +353,14 @@ def score_record(rec: dict[str, Any]) -> dict[str, Any]:
     # answers
     if answerable and answers:
         s = M.answer_scores(text, answers, all_required)
+        short = rec.get("short_answer", "") if not abstained else ""
+        if short:  # exact match and F1 judge the words that answer; containment either
+            s_short = M.answer_scores(short, answers, all_required)
+            s = {"em": s_short["em"], "f1": s_short["f1"], "containment": max(s["containment"], s_short["containment"])}
         scores.update(s)
         refs = M.references(answers, all_required)
-        best_ref = max(refs, key=lambda r: M.token_f1(text, r)) if refs else ""
+        best_ref = max(refs, key=lambda r: M.token_f1(short or text, r)) if refs else ""
+        text = f"{short} {text}" if short else text  # what containment looked in
         passages = [c["passage"] for c in rec.get("citations", [])]
         supporting = [c["n"] for c in rec.get("citations", []) if M.citation_supports(c["passage"], answers)]
         if not abstained and not rec.get("error"):

@@ -30,6 +30,7 @@ class Question:
     history: list[tuple[str, str]] = field(default_factory=list)  # earlier (question, answer text)
     context: str = ""  # earlier questions a follow-up leans on
     vector: "np.ndarray | None" = None  # embedding of ``standalone``
+    previous_short_answer: str = ""  # a follow-up's subject, when the previous answer named it
 
 
 class Answerer(Protocol):

@@ -25,6 +25,7 @@ class Turn:
     question: str
     standalone: str
     answer: str = ""
+    short_answer: str = ""  # the previous answer in a few words: a follow-up's likely subject
 
 
 def is_follow_up(question: str) -> bool:
@@ -38,7 +39,10 @@ def standalone(question: str, history: list[Turn]) -> tuple[str, str]:
     if not history or not is_follow_up(question):
         return question, ""
     previous = history[-1].standalone or history[-1].question
-    return f"{previous} {question}", previous
+    # The previous answer's words find what "they" are ("Where are they based?" after "Who was
+    # blamed?" retrieves with the group's name, not only the earlier question).
+    named = history[-1].short_answer
+    return (f"{previous} {named} {question}" if named else f"{previous} {question}"), previous
 
 
 def as_turns(history) -> list[Turn]:
@@ -48,19 +52,21 @@ def as_turns(history) -> list[Turn]:
         if isinstance(item, Turn):
             turns.append(item)
         elif hasattr(item, "question") and hasattr(item, "text"):  # an Answer
-            turns.append(Turn(item.question, item.standalone_question or item.question, item.text))
+            turns.append(Turn(item.question, item.standalone_question or item.question, item.text,
+                              getattr(item, "short_answer", "")))
         elif isinstance(item, (tuple, list)) and item:
             q = str(item[0])
             a = str(item[1]) if len(item) > 1 else ""
             turns.append(Turn(q, "", a))
         elif isinstance(item, dict) and "question" in item:
-            turns.append(Turn(str(item["question"]), str(item.get("standalone_question", "")), str(item.get("answer", ""))))
+            turns.append(Turn(str(item["question"]), str(item.get("standalone_question", "")), str(item.get("answer", "")),
+                              str(item.get("short_answer", ""))))
         else:
             turns.append(Turn(str(item), ""))
     # Earlier turns given without their standalone form: rebuild it in order.
     rebuilt: list[Turn] = []
     for t in turns:
         if not t.standalone:
-            t = Turn(t.question, standalone(t.question, rebuilt)[0], t.answer)
+            t = Turn(t.question, standalone(t.question, rebuilt)[0], t.answer, t.short_answer)
         rebuilt.append(t)
     return rebuilt

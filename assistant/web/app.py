@@ -70,6 +70,8 @@ CSS = """
 #chat .source-passage { white-space: normal; font-size: 0.9em; margin: 0.4em 0 0.2em 0;
   padding-left: 0.6em; border-left: 3px solid var(--border-color-accent); }
 #chat .source-passage mark { background: var(--color-accent-soft); color: inherit; padding: 0 1px; }
+#chat .answer-span { background: #ffe066; color: #111; font-weight: 700; padding: 0 2px; border-radius: 2px; }
+#chat .short-answer { font-weight: 700; font-size: 1.1em; }
 #chat .abstained-badge { display: inline-block; font-weight: 700; font-size: 0.85em; padding: 0.15em 0.6em;
   border-radius: 999px; background: #fdecc8; color: #6b4500; }
 #chat .sources.related .sources-title { color: #8a5a00; opacity: 1; }
@@ -249,7 +251,7 @@ class ChatApp:
         within = f" · within {escape_text(scope_picker.label(scope_sources, scope_tags))}" if scope else ""
         content += f'\n\n<div class="answer-meta">{escape_text(answer.backend)} · {seconds:.2f} s{within}</div>'
         messages[-1] = {"role": "assistant", "content": content}
-        turn = Turn(answer.question, answer.standalone_question or answer.question, answer.text)
+        turn = Turn(answer.question, answer.standalone_question or answer.question, answer.text, answer.short_answer)
         new_turns = [*session["turns"], vars(turn)][-MAX_TURNS:]
         from assistant.web.conversations import owner_of
 

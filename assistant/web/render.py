@@ -94,15 +94,25 @@ def _quote_spans(passage: str, quote: str) -> list[tuple[int, int]]:
     return merged
 
 
-def _passage_with_quote(passage: str, quote: str) -> str:
-    """The passage, escaped, with the quoted sentence(s) highlighted."""
-    passage = (passage or quote).strip()
+def _passage_with_quote(passage: str, quote: str, span: tuple[int, int] | None = None) -> str:
+    """The passage, escaped, with the quoted sentence(s) highlighted and, inside them, the
+    exact words that answer (``span``, offsets into the passage) in bold."""
+    if not passage:
+        passage, span = quote, None
     out, pos = [], 0
+
+    def words(a: int, b: int) -> str:
+        if span is None or span[1] <= a or span[0] >= b:
+            return escape_text(passage[a:b])
+        s, e = max(a, span[0]), min(b, span[1])
+        return (escape_text(passage[a:s]) + f'<strong class="answer-span">{escape_text(passage[s:e])}</strong>'
+                + escape_text(passage[e:b]))
+
     for a, b in _quote_spans(passage, quote):
-        out.append(escape_text(passage[pos:a]))
-        out.append(f"<mark>{escape_text(passage[a:b])}</mark>")
+        out.append(words(pos, a))
+        out.append(f"<mark>{words(a, b)}</mark>")
         pos = b
-    out.append(escape_text(passage[pos:]))
+    out.append(words(pos, len(passage)))
     # Line breaks as <br>, never a blank line (which would end the raw-HTML block).
     return "<br>".join("".join(out).splitlines())
 
@@ -118,9 +128,15 @@ def source_item(c: Citation, message_id: str, open_: bool = False) -> str:
         f'<span class="source-score" title="cosine similarity of the passage to the question">'
         f"relevance {c.score:.2f}</span>"
         f'<span class="source-quote">“{escape_text(quote)}”</span></summary>'
-        f'<div class="source-passage">{_passage_with_quote(c.passage, c.quote)}</div>'
+        f'<div class="source-passage">{_passage_with_quote(c.passage, c.quote, _span(c))}</div>'
         f"</details>"
     )
+
+
+def _span(c: Citation) -> tuple[int, int] | None:
+    if c.span_start is None or c.span_end is None or not 0 <= c.span_start < c.span_end <= len(c.passage or ""):
+        return None
+    return c.span_start, c.span_end
 
 
 def sources_block(citations: list[Citation], message_id: str, title: str, css: str = "sources") -> str:
@@ -145,8 +161,10 @@ def render_answer(answer: Answer, message_id: str | None = None) -> str:
         )
         return "\n\n".join(part for part in (head, text, related) if part)
     text = link_markers(escape_markdown_text(answer.text), message_id, (c.n for c in answer.citations))
+    short = (f'<div class="short-answer">{escape_text(answer.short_answer)}</div>'
+             if answer.short_answer else "")
     sources = sources_block(answer.citations, message_id, "Sources")
-    return "\n\n".join(part for part in (text, sources) if part)
+    return "\n\n".join(part for part in (short, text, sources) if part)
 
 
 def render_partial(text: str) -> str:

@@ -1,0 +1,330 @@
+"""The default answerer: the project's reader model finds the words that answer, and quotes them.
+
+For a question and its fused candidates it
+1. cuts each candidate passage into *tiles* (runs of whole sentences that fit the reader's
+   window) and picks, by a cheap keyword score, the best tile of each of the first candidates;
+2. reads those tiles in one batched call: how relevant each is, whether it holds the answer, and
+   the answer's exact span;
+3. reranks the candidates by the reader's relevance, reads the other tiles of the best ones, and
+4. answers with the best span (``Answer.short_answer``) and the sentence(s) holding it, each with
+   its ``[n]`` — or abstains when no tile holds the answer (the reader's no-answer score).
+
+Every word shown comes from a passage, as with the older sentence-scoring answerer
+(``extractive.py``, ``reader = off``).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Sequence
+
+from assistant.answer.base import (
+    ABSTAIN_TEXT,
+    EMPTY_TEXT,
+    AnswerTools,
+    Question,
+    citation_for,
+    related_from_hits,
+)
+from assistant.answer.extractive import QUOTE_GAP
+from assistant.sentences import sentence_spans
+from assistant.text import terms
+from assistant.types import Answer, Citation, Hit
+
+if TYPE_CHECKING:
+    from assistant.answer.extractive import ExtractiveAnswerer
+    from assistant.answer.reader import Reader, WindowReading
+
+TILE_CACHE = 5_000  # passages whose tiles (sentence runs) are remembered
+_READERS: dict[str, "Reader"] = {}
+_READERS_LOCK = threading.Lock()
+
+
+def load_reader(spec: str = "packaged") -> "Reader":
+    """The reader model ``spec`` names (``packaged`` or a directory), loaded once per process."""
+    from pathlib import Path
+
+    from assistant.answer.reader import MODEL_DIR, Reader
+    from assistant.errors import ConfigError
+
+    path = MODEL_DIR if spec == "packaged" else Path(spec).expanduser()
+    key = str(path)
+    with _READERS_LOCK:
+        if key not in _READERS:
+            try:
+                _READERS[key] = Reader.load(path)
+            except FileNotFoundError as exc:
+                raise ConfigError(f"reader: {exc}. Fix: set reader = packaged (reinstall the package if its "
+                                  "model is missing), a directory made by python -m train.reader, or off") from None
+        return _READERS[key]
+
+
+@dataclass
+class Tile:
+    hit_index: int  # into the candidates
+    start: int  # character offsets into the passage (chunk text)
+    end: int
+    text: str
+    keyword: float = 0.0  # the cheap score that picks which tiles are read
+    reading: "WindowReading | None" = None
+
+
+@dataclass
+class Reading:
+    """What the reader found for one question: candidates in reranked order and the tiles read."""
+
+    hits: list[Hit]  # reranked: read candidates by relevance, then the rest in fused order
+    tiles: list[Tile] = field(default_factory=list)  # read tiles, hit_index into ``hits``
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def best(self) -> Tile | None:
+        read = [t for t in self.tiles if t.reading is not None and t.reading.span is not None]
+        return max(read, key=lambda t: t.reading.answer_score, default=None)
+
+
+class ReaderAnswerer:
+    name = "extractive"
+
+    def __init__(self, tools: AnswerTools, reader: "Reader", *, rerank_k: int = 6, extra_windows: int = 3,
+                 max_sentences: int = 3, margin: float = 0.15, threshold: float | None = None,
+                 sentences: "ExtractiveAnswerer | None" = None):
+        self.tools = tools
+        self.reader = reader
+        # With ``sentences`` (mode "spans"), the sentence-scoring model chooses what to quote
+        # and when to abstain; the reader reranks and finds the exact words inside the quotes.
+        self.sentences = sentences
+        self.rerank_k = rerank_k
+        self.extra_windows = extra_windows
+        self.max_sentences = max_sentences
+        self.margin = margin
+        self.threshold = reader.answer_threshold if threshold is None else threshold
+        self._tiles: OrderedDict[str, list[tuple[int, int]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    # --- reading ------------------------------------------------------------------------
+    def tiles_of(self, hit: Hit) -> list[tuple[int, int]]:
+        """Non-overlapping windows covering the passage, cached by chunk."""
+        key = hit.chunk.id
+        with self._lock:
+            spans = self._tiles.get(key)
+            if spans is not None:
+                self._tiles.move_to_end(key)
+                return spans
+        spans, covered = [], -1
+        for start, end in self.reader.windows(hit.chunk.text):
+            if start >= covered:  # windows start at every sentence; keep a tiling of them
+                spans.append((start, end))
+                covered = end
+        with self._lock:
+            self._tiles[key] = spans
+            while len(self._tiles) > TILE_CACHE:
+                self._tiles.popitem(last=False)
+        return spans
+
+    def _keyword_scores(self, question: str, tiles: list[Tile]) -> None:
+        q = set(terms(question))
+        weights = {t: max(self.tools.idf(t), 0.0) for t in q}
+        total = sum(weights.values()) or 1.0
+        for tile in tiles:
+            present = set(terms(tile.text)) & q
+            tile.keyword = sum(weights[t] for t in present) / total
+
+    def read(self, question: Question, hits: Sequence[Hit]) -> Reading:
+        """Rerank ``hits`` and read their best tiles (see the module docstring)."""
+        t0 = time.perf_counter()
+        hits = list(hits)
+        asked = reading_question(question)
+        first = hits[: max(self.rerank_k, 1)]
+        tiles_by_hit: list[list[Tile]] = []
+        for i, hit in enumerate(first):
+            tiles = [Tile(i, s, e, hit.chunk.text[s:e]) for s, e in self.tiles_of(hit)]
+            self._keyword_scores(asked, tiles)
+            tiles_by_hit.append(tiles)
+        # Round 1: the best tile of each candidate (by keywords; the first one on a tie).
+        round1 = [max(ts, key=lambda t: (t.keyword, -t.start)) for ts in tiles_by_hit if ts]
+        self._read(asked, round1)
+        relevance = {t.hit_index: t.reading.relevance for t in round1}
+        order = sorted(relevance, key=lambda i: -relevance[i])
+        # Round 2: the other tiles of the most relevant candidates.
+        extra = [t for i in order for t in tiles_by_hit[i] if t.reading is None][: self.extra_windows]
+        self._read(asked, extra)
+        read = round1 + extra
+        for t in read:  # a candidate is as relevant as its best tile
+            relevance[t.hit_index] = max(relevance[t.hit_index], t.reading.relevance)
+        order = sorted(relevance, key=lambda i: -relevance[i])
+        rest = [i for i in range(len(hits)) if i not in relevance]
+        position = {old: new for new, old in enumerate(order + rest)}
+        for t in read:
+            t.hit_index = position[t.hit_index]
+        return Reading([hits[i] for i in order + rest], read,
+                       {"read": (time.perf_counter() - t0) * 1000})
+
+    def _read(self, question: str, tiles: list[Tile]) -> None:
+        if not tiles:
+            return
+        for tile, reading in zip(tiles, self.reader.read(question, [t.text for t in tiles])):
+            tile.reading = reading
+
+    def rerank(self, question: Question, hits: Sequence[Hit]) -> list[Hit]:
+        """The candidates in the reader's order (for answerers that write their own answer)."""
+        return self.read(question, hits).hits if hits else []
+
+    # --- answering ----------------------------------------------------------------------
+    def answer(self, question: Question, hits: Sequence[Hit], top_k: int | None = None) -> Answer:
+        t0 = time.perf_counter()
+        if not hits:
+            return Answer(question.text, EMPTY_TEXT, abstained=True, backend=self.name,
+                          standalone_question=question.standalone)
+        reading = self.read(question, hits) if self.rerank_k or self.sentences is None else Reading(list(hits))
+        shown = reading.hits[: top_k or len(reading.hits)]
+        if self.sentences is not None:
+            answer = self.sentences.answer(question, shown)
+            if not answer.abstained:
+                self.add_spans(question, answer, reading)
+            answer.timings_ms = {**reading.timings_ms, **answer.timings_ms,
+                                 "answer": (time.perf_counter() - t0) * 1000}
+            answer.backend = self.name
+            return answer
+        chosen = self.choose(reading)
+        timings = {**reading.timings_ms, "answer": (time.perf_counter() - t0) * 1000}
+        if not chosen:
+            return Answer(question.text, ABSTAIN_TEXT, abstained=True, related=related_from_hits(shown),
+                          timings_ms=timings, backend=self.name, standalone_question=question.standalone)
+        return self.compose(question, reading.hits, chosen, timings)
+
+    def add_spans(self, question: Question, answer: Answer, reading: Reading) -> None:
+        """Find the exact words that answer inside each citation's quoted sentence(s): the
+        reader's best span among the tiles that overlap them. Sets ``short_answer`` and the
+        citations' span offsets; leaves them empty when no span falls inside a quote."""
+        asked = reading_question(question)
+        by_chunk = {h.chunk.id: i for i, h in enumerate(reading.hits)}
+        found: list[tuple[float, int, int, Citation]] = []
+        for c in answer.citations:
+            i = by_chunk.get(c.chunk_id)
+            if i is None:
+                continue
+            passage = reading.hits[i].chunk.text
+            quoted = []
+            for part in c.quote.split(QUOTE_GAP.strip()):
+                part = part.strip()
+                at = passage.find(part) if part else -1
+                if at >= 0:
+                    quoted.append((at, at + len(part)))
+            if not quoted:
+                continue
+            tiles = [t for t in reading.tiles if t.hit_index == i]
+            known = {(t.start, t.end) for t in tiles}
+            todo = [Tile(i, s, e, passage[s:e]) for s, e in self.tiles_of(reading.hits[i])
+                    if (s, e) not in known and any(s < qe and e > qs for qs, qe in quoted)]
+            self._read(asked, todo)
+            for t in tiles + todo:
+                if t.reading is None or t.reading.span is None:
+                    continue
+                a, b = t.start + t.reading.span[0], t.start + t.reading.span[1]
+                if any(qs <= a and b <= qe for qs, qe in quoted):
+                    found.append((t.reading.span_score, a, b, c))
+        best_per_citation: dict[int, tuple[float, int, int]] = {}
+        for score, a, b, c in found:
+            if c.n not in best_per_citation or score > best_per_citation[c.n][0]:
+                best_per_citation[c.n] = (score, a, b)
+        shorts = []
+        for c in answer.citations:
+            if c.n in best_per_citation:
+                _, a, b = best_per_citation[c.n]
+                c.span_start, c.span_end = a, b
+                shorts.append(" ".join(c.passage[a:b].split()))
+        answer.short_answer = "; ".join(dict.fromkeys(x for x in shorts[:1] if x))
+
+    def choose(self, reading: Reading) -> list[Tile]:
+        """The tiles whose spans answer: the best, and close runners-up from other sentences."""
+        best = reading.best()
+        if best is None or best.reading.answer_score < self.threshold:
+            return []
+        floor = max(self.threshold, best.reading.answer_score - self.margin)
+        runners = sorted(
+            (t for t in reading.tiles if t is not best and t.reading.span is not None
+             and t.reading.answer_score >= floor),
+            key=lambda t: -t.reading.answer_score,
+        )
+        chosen = [best]
+        for t in runners:
+            if len(chosen) >= self.max_sentences:
+                break
+            if not any(_same_words(t, c) for c in chosen):
+                chosen.append(t)
+        return chosen
+
+    def compose(self, question: Question, hits: list[Hit], chosen: list[Tile], timings: dict) -> Answer:
+        numbers: dict[int, int] = {}
+        quotes: dict[int, list[tuple[int, int]]] = {}
+        spans: dict[int, tuple[int, int]] = {}
+        parts, shorts = [], []
+        for tile in chosen:
+            passage = hits[tile.hit_index].chunk.text
+            a, b = tile.start + tile.reading.span[0], tile.start + tile.reading.span[1]
+            s, e = _sentences_around(passage, a, b)
+            n = numbers.setdefault(tile.hit_index, len(numbers) + 1)
+            spans.setdefault(tile.hit_index, (a, b))
+            quotes.setdefault(tile.hit_index, []).append((s, e))
+            parts.append(f"{' '.join(passage[s:e].split())} [{n}]")
+            short = " ".join(passage[a:b].split())
+            if short and short not in shorts:
+                shorts.append(short)
+        citations: list[Citation] = []
+        for i, n in sorted(numbers.items(), key=lambda kv: kv[1]):
+            passage = hits[i].chunk.text
+            excerpts = _merge(sorted(quotes[i]), passage)
+            c = citation_for(n, hits[i], QUOTE_GAP.join(passage[s:e] for s, e in excerpts))
+            c.span_start, c.span_end = spans[i]
+            citations.append(c)
+        return Answer(
+            question.text,
+            " ".join(dict.fromkeys(parts)),  # one sentence holding two spans is quoted once
+            citations=citations,
+            abstained=False,
+            timings_ms=timings,
+            backend=self.name,
+            standalone_question=question.standalone,
+            short_answer="; ".join(shorts),
+        )
+
+
+_ANAPHOR = re.compile(r"\b(it|they|them|he|she|him|her|this|that|these|those)\b", re.I)
+
+
+def reading_question(question: Question) -> str:
+    """The question the reader reads. A follow-up ("Where are they based?") names its subject
+    with the previous short answer when there is one ("Where are Islamic Resistance in Iraq
+    based?"); otherwise the retrieval query, which holds the previous question."""
+    if not question.context:
+        return question.text
+    if question.previous_short_answer and _ANAPHOR.search(question.text):
+        return _ANAPHOR.sub(question.previous_short_answer, question.text, count=1)
+    return question.standalone or question.text
+
+
+def _same_words(a: Tile, b: Tile) -> bool:
+    return a.hit_index == b.hit_index and a.start == b.start and a.reading.span == b.reading.span
+
+
+def _sentences_around(passage: str, start: int, end: int) -> tuple[int, int]:
+    """The sentence(s) of ``passage`` that hold characters ``start:end``."""
+    covering = [(s, e) for s, e in sentence_spans(passage) if s < end and e > start]
+    if not covering:
+        return start, end
+    return covering[0][0], covering[-1][1]
+
+
+def _merge(spans: list[tuple[int, int]], passage: str) -> list[tuple[int, int]]:
+    """Excerpts of one passage, joined when they touch or only whitespace separates them."""
+    out: list[tuple[int, int]] = []
+    for s, e in spans:
+        if out and (s <= out[-1][1] or not passage[out[-1][1]:s].strip()):
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
