@@ -116,10 +116,10 @@ class Settings:
         default=3, metadata={"doc": "sentences the extractive answerer may quote"}
     )
     reader: str = field(
-        default="off",
+        default="packaged",
         metadata={"doc": "the reader model that finds the exact words that answer (and can rerank): packaged "
                   "(trained by this project, ships inside it), a directory made by python -m train.reader, "
-                  "or off (default until a retrained reader beats the sentence model: see README)"},
+                  "or off (the sentence model alone, no short answers)"},
     )
     reader_mode: str = field(
         default="spans",

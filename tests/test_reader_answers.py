@@ -3,8 +3,7 @@ article and distractor documents: the exact words that answer come with their of
 quoted sentence, abstention stays the sentence model's, follow-ups carry the previous short answer,
 reranking returns the same candidates in the reader's order, and a missing model is a clear error.
 
-(The shipped reader is under-trained, so ``reader`` is ``off`` by default; these tests turn it on.
-Its accuracy is measured by ``python -m eval.bench.answerers``, not asserted here.)"""
+(The reader's accuracy is measured by ``python -m eval.bench.answerers``, not asserted here.)"""
 
 from __future__ import annotations
 
