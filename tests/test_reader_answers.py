@@ -79,10 +79,11 @@ def test_reranking_returns_the_same_candidates_in_the_readers_order(assistant):
     from assistant.answer.base import Question
 
     question = "How long should sourdough be baked, and at what temperature?"
-    retrieval = assistant.retrieve(question, k=4)
-    reader = assistant.answerer
-    reading = reader.read(Question(question, question, vector=retrieval.query_vector), retrieval.hits)
+    reranking = Assistant(assistant.settings.replace(rerank_k=4))
+    retrieval = reranking.retrieve(question, k=4)
+    reading = reranking.answerer.read(Question(question, question, vector=retrieval.query_vector), retrieval.hits)
     assert sorted(h.chunk.id for h in reading.hits) == sorted(h.chunk.id for h in retrieval.hits)
+    assert len({t.hit_index for t in reading.tiles}) == len(retrieval.hits)  # every candidate was read
     relevance = {}
     for t in reading.tiles:
         relevance[t.hit_index] = max(relevance.get(t.hit_index, 0.0), t.reading.relevance)
