@@ -223,7 +223,7 @@ def ask_question(assistant, q: SuiteQuestion):
     """Ask ``q`` (after its earlier turns, in one conversation). Returns (answer, earlier answers)."""
     if not q.turns:
         return assistant.ask(q.question), []
-    chat = assistant.client()
+    chat = assistant.chat()
     earlier = [chat.ask(t) for t in q.turns]
     return chat.ask(q.question), earlier
 
@@ -290,7 +290,7 @@ def evaluate_question(assistant, q: SuiteQuestion, judge: Any = None) -> dict[st
                         for c in answer.related],
         })
         try:
-            retrieval = assistant.retrieve.retriever(rec["standalone_question"], k=RANK_CHUNKS)
+            retrieval = assistant.retrieve(rec["standalone_question"], k=RANK_CHUNKS)
             rec["retrieved"] = ranked_documents(retrieval.hits, q.sources)
         except AssistantError as exc:
             rec["retrieved"] = []

@@ -31,7 +31,7 @@ def assert_grounded(answer: Answer, assistant: Assistant) -> None:
     markers = {int(m) for m in re.findall(r"\[(\d+)\]", answer.text)}
     assert markers == {c.n for c in answer.citations} == set(range(1, len(answer.citations) + 1))
     by_n = {c.n: c for c in answer.citations}
-    hits = assistant.retrieve.retriever(answer.standalone_question, k=10).hits
+    hits = assistant.retrieve(answer.standalone_question, k=10).hits
     parts = re.split(r"((?:\[\d+\])+)", answer.text)
     for before, nums in zip(parts[0::2], parts[1::2]):
         sentence = re.split(r"(?<=[.!?])\s+", before.strip())[-1]

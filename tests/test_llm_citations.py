@@ -216,7 +216,10 @@ def test_bad_llm_setting_is_refused(spec):
 
 
 def test_llm_settings_from_environment_and_the_key_is_masked():
-    resolved = resolve(environ={"ASSISTANT_LLM": "ollama:llama3.2", "ASSISTANT_LLM_API_KEY": "sk-secret-123456"})
-    assert resolved.settings.llm == "ollama:llama3.2"
+    resolved = resolve(environ={"ASSISTANT_ANSWERER": "ollama:llama3.2", "ASSISTANT_LLM_API_KEY": "sk-secret-123456"})
+    assert resolved.settings.answerer == "ollama:llama3.2"
     rows = {r["name"]: r for r in describe(resolved)}
-    assert rows["llm_api_key"]["value"] == "********" and "sk-secret" not in repr(resolved.settings) and rows["llm"]["origin"] == "env ASSISTANT_LLM"
+    assert rows["llm_api_key"]["value"] == "********" and "sk-secret" not in repr(resolved.settings)
+    assert rows["answerer"]["origin"] == "env ASSISTANT_ANSWERER"
+    # The old name still chooses the model.
+    assert resolve(environ={"ASSISTANT_LLM": "ollama:llama3.2"}).settings.answerer == "ollama:llama3.2"

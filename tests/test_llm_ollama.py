@@ -115,7 +115,7 @@ def test_model_saying_documents_dont_say_is_an_abstention(assistant):
 
 
 def test_follow_up_is_rewritten_by_the_model_before_retrieval(assistant, ollama):
-    chat = assistant.client()
+    chat = assistant.chat()
     first = chat.ask("Who was blamed for the drone attack?")
     assert not first.abstained
     followup = chat.ask("How many did it injure?")

@@ -102,7 +102,7 @@ def our_rankers(a) -> dict[str, Callable[[str], list[str]]]:
 
     def docs(assistant, mode):
         def run(q):
-            hits = assistant.retrieve.retriever(q, k=RANK_CHUNKS, mode=mode).hits
+            hits = assistant.retrieve(q, k=RANK_CHUNKS, mode=mode).hits
             return M.dedupe(h.chunk.doc_id for h in hits)[:10]
         return run
 
