@@ -71,6 +71,18 @@ def sample_assistant(sample_data_dir):
     return Assistant(data_dir=sample_data_dir, collection="sample")
 
 
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """A real OpenAI-compatible server (``llama_cpp.server`` with the packaged SmolLM2) on
+    loopback, started once for the tests that need one (the OpenAI backend, the web chat's
+    streaming); its URL ends in /v1 and it wants ``tests.llm_helpers.LLAMA_KEY``."""
+    from tests.llm_helpers import LlamaServer
+
+    server = LlamaServer(tmp_path_factory.mktemp("llama-server") / "server.log")
+    yield server.url
+    server.stop()
+
+
 @pytest.fixture
 def data_dir(tmp_path) -> Path:
     d = tmp_path / "data"
