@@ -39,3 +39,7 @@ class StoreUnavailable(AssistantError):
 
 class BackendError(AssistantError):
     """An answering backend (LLM server, local model) failed in a way the user can fix."""
+
+
+class ModelFileError(AssistantError):
+    """A model file an answerer needs (the calibrated evidence model) is missing or unreadable."""

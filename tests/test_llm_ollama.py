@@ -121,6 +121,16 @@ def test_model_saying_documents_dont_say_is_an_abstention(assistant):
     assert answer.text.startswith("The documents don't say")
 
 
+def test_a_reply_that_only_restates_the_question_is_an_abstention(sample_data_dir):
+    with FakeOllama(lambda request: "Defense Secretary Lloyd Austin promised. [1]") as server:
+        a = Assistant(data_dir=sample_data_dir, collection="sample", answerer="ollama:fake", llm_base_url=server.url,
+                      llm_timeout=10, llm_evidence_gate=False)
+        answer = a.ask(QUESTION)
+        assert len(server.requests) == 1
+    assert answer.abstained and not answer.citations and answer.related
+    assert answer.text.startswith("The documents don't say")
+
+
 def test_follow_up_is_rewritten_by_the_model_before_retrieval(assistant, ollama):
     chat = assistant.chat()
     first = chat.ask("Who was blamed for the drone attack?")
