@@ -36,7 +36,11 @@ def _user_dir(kind: str) -> Path:
 
 
 def default_model_cache_dir() -> Path:
-    """Where derived model files (the ONNX export of the embedding model) are kept."""
+    """Where derived model files (the ONNX export of the embedding model) are kept:
+    ``ASSISTANT_MODEL_CACHE_DIR`` when set (also for code that builds an encoder without
+    settings: benchmarks, calibration scripts), else the platform's cache directory."""
+    if os.environ.get(ENV_PREFIX + "MODEL_CACHE_DIR"):
+        return Path(os.environ[ENV_PREFIX + "MODEL_CACHE_DIR"]).expanduser()
     try:
         import platformdirs
 

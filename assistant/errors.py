@@ -47,3 +47,7 @@ class EmptyScope(AssistantError):
 
 class BadScope(AssistantError):
     """A scope that cannot be understood (an unknown field or operator, a bad date, a bad tag)."""
+
+
+class ModelFileError(AssistantError):
+    """A model file an answerer needs (the calibrated evidence model) is missing or unreadable."""

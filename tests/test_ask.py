@@ -100,3 +100,30 @@ def test_missing_collection_and_empty_index_are_errors(data_dir):
     Store(a.settings).open("empty-one", create=True)
     with pytest.raises(EmptyIndex, match="empty"):
         a.ask("anything?")
+
+
+def test_a_missing_or_broken_calibrated_model_is_a_clear_error(sample_data_dir, tmp_path, monkeypatch, capsys):
+    """Without its calibration file the answerer would decide with weights nobody calibrated: it
+    refuses instead, naming the file and the fix (ask, the CLI's one-line error)."""
+    from assistant.answer import evidence
+    from assistant.cli import main
+    from assistant.client import Assistant
+    from assistant.errors import ModelFileError
+
+    gone = tmp_path / "extractive_model.json"
+    monkeypatch.setattr(evidence, "MODEL_FILE", gone)
+    evidence.load_model.cache_clear()
+    try:
+        with pytest.raises(ModelFileError, match=r"evidence model .*extractive_model\.json is missing; .*reinstall"):
+            Assistant(data_dir=sample_data_dir, collection="sample").ask("How many targets did the US strike?")
+        code = main(["ask", "How many targets did the US strike?", "--data-dir", str(sample_data_dir), "-c", "sample"])
+        err = capsys.readouterr().err
+        assert code == 1 and err.count("\n") == 1 and err.startswith("error: the calibrated evidence model")
+        gone.write_text('{"weights": {"coverage": 1.0}')  # cut short
+        evidence.load_model.cache_clear()
+        with pytest.raises(ModelFileError, match="cannot be read"):
+            Assistant(data_dir=sample_data_dir, collection="sample").ask("How many targets did the US strike?")
+    finally:
+        monkeypatch.undo()
+        evidence.load_model.cache_clear()
+    assert evidence.load_model().info  # the packaged one loads again

@@ -102,12 +102,9 @@ def test_report_prints_and_serialises_and_a_rerun_reuses_the_build(tiny):
 
 
 def test_real_base_puts_the_questions_documents_in_a_partial_base():
-    from eval.datasets import DataNotFound
+    from tests import requires
 
-    try:
-        docs, questions = B.real_base(400, 20, seed=1)
-    except DataNotFound:
-        pytest.skip("SciFact / SQuAD eval data not present")
+    docs, questions = requires.eval_data(lambda: B.real_base(400, 20, seed=1))
     sets = {d.set for d in docs}
     assert sets == {"scifact", "squad"}
     assert sum(B._est_chunks(d.text) for d in docs) < 600

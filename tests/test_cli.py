@@ -101,3 +101,52 @@ def test_config_shows_values_and_their_origin(tmp_path):
     rows = {row["name"]: row for row in json.loads(r.stdout)["settings"]}
     assert rows["top_k"]["value"] == "9" and rows["top_k"]["origin"] == "command line"
     assert rows["collection"]["value"] == "envcol" and rows["collection"]["origin"] == "env ASSISTANT_COLLECTION"
+
+
+def _ingest_on_a_terminal(*args: str, data_dir: Path) -> tuple[int, str, str]:
+    """``assistant ingest`` with stderr on a pseudo-terminal, as in a user's shell."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # 24 x 100, like a window
+    env = {**os.environ, "ASSISTANT_DATA_DIR": str(data_dir)}
+    proc = subprocess.Popen([sys.executable, "-m", "assistant", "ingest", *args], stdout=subprocess.PIPE,
+                            stderr=slave, env=env, cwd=ROOT)
+    os.close(slave)
+    err = b""
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        err += data
+    out = proc.stdout.read().decode()
+    proc.wait(timeout=300)
+    os.close(master)
+    return proc.returncode, out, err.decode(errors="replace")
+
+
+def test_ingest_shows_a_progress_bar_on_a_terminal_and_collections_lists_what_was_made(tmp_path, make_corpus):
+    root = make_corpus()
+    data = tmp_path / "data"
+    code, out, err = _ingest_on_a_terminal(str(root), "--collection", "notes", data_dir=data)
+    assert code == 0, err
+    assert "embedding 5 documents" in err and "100%" in err and "chunk" in err  # tqdm's bar, to the end
+    assert "5 added" in out
+    # --quiet (and --json): no bar, even on a terminal.
+    code, out, err = _ingest_on_a_terminal(str(root / "lighthouse.txt"), "--collection", "papers", "--quiet",
+                                           data_dir=data)
+    assert code == 0 and "1 added" in out
+    assert "embedding" not in err and "%" not in err
+
+    r = run("collections", data_dir=data)
+    assert r.returncode == 0 and r.stdout.split() == ["notes", "papers"]
+    r = run("collections", "--json", data_dir=data)
+    assert json.loads(r.stdout) == ["notes", "papers"]
+    r = run("collections", data_dir=tmp_path / "empty")
+    assert r.returncode == 0 and r.stdout.strip() == "no collections"

@@ -80,3 +80,18 @@ def test_the_command_line_takes_answerer_and_its_alias_llm():
     for flag in ("--answerer", "--llm"):
         args = build_parser().parse_args(["ask", flag, "local", "a question"])
         assert cli_overrides(args)["answerer"] == "local"
+
+
+def test_model_cache_dir_follows_the_environment(monkeypatch, tmp_path, model_cache_dir):
+    """ASSISTANT_MODEL_CACHE_DIR moves the ONNX export, for settings and for encoders made
+    without them; the test session's own points away from the user's cache."""
+    from pathlib import Path
+
+    from assistant.config import default_model_cache_dir, load_settings
+
+    assert not model_cache_dir.is_relative_to(Path.home() / ".cache")
+    assert load_settings({}).model_cache_dir == model_cache_dir == default_model_cache_dir()
+    monkeypatch.setenv("ASSISTANT_MODEL_CACHE_DIR", str(tmp_path / "models"))
+    assert load_settings({}).model_cache_dir == tmp_path / "models" == default_model_cache_dir()
+    monkeypatch.delenv("ASSISTANT_MODEL_CACHE_DIR")
+    assert default_model_cache_dir().parts[-2:] == ("assistant", "models")

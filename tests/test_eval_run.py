@@ -16,52 +16,34 @@ from eval import run_suite
 from eval.beir import run_beir
 from eval.judge import LLMJudge, parse_verdict
 from eval.results import QA_METRICS
+from tests import quality_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False",
        "TOKENIZERS_PARALLELISM": "false", "ASSISTANT_CONFIG": "/nonexistent/config.toml"}
 
-DOCS = {
-    "lighthouse.txt": (
-        "The Skerry Point lighthouse was built in 1874 by the engineer Margaret Olsen. "
-        "Its lamp can be seen from 22 nautical miles away. "
-        "The keeper's cottage now houses a small museum about shipwrecks on the coast."
-    ),
-    "bakery.md": (
-        "# The Corner Bakery\n\nThe Corner Bakery opened in 1962 on Mill Street. "
-        "Its best-known loaf is a rye sourdough that proofs for eighteen hours. "
-        "The bakery closes every Monday so the ovens can be cleaned."
-    ),
-    "volcano.txt": (
-        "Mount Keldur is a shield volcano in the north of the island. "
-        "Its last eruption, in 1913, sent lava flows eleven kilometres to the sea. "
-        "Geologists monitor the volcano with nine seismometers."
-    ),
-}
+QUESTIONS = quality_suite.QUESTIONS
+ANSWERABLE = [q["id"] for q in QUESTIONS if q.get("answerable", True)]
 
-QUESTIONS = [
-    {"id": "year-built", "question": "When was the Skerry Point lighthouse built?", "answers": ["1874"], "sources": ["lighthouse.txt"]},
-    {"id": "builder", "question": "Who built the Skerry Point lighthouse?", "answers": ["Margaret Olsen"], "sources": ["lighthouse.txt"]},
-    {"id": "proof", "question": "How long does the rye sourdough proof?", "answers": ["eighteen hours", "18 hours"], "sources": ["bakery.md"]},
-    {"id": "eruption", "question": "When did Mount Keldur last erupt?", "answers": ["1913"], "sources": ["volcano.txt"]},
-    {"id": "follow", "question": "How far did its lava flow?", "turns": ["When did Mount Keldur last erupt?"],
-     "answers": ["eleven kilometres"], "sources": ["volcano.txt"]},
-    {"id": "both", "question": "When did the bakery open and when was the lighthouse built?", "answers": ["1962", "1874"],
-     "all_required": True, "sources": ["bakery.md", "lighthouse.txt"]},
-    {"id": "off-topic", "question": "What is the boiling point of mercury?", "answerable": False},
-    {"id": "markup", "question": "<script>alert('x')</script> What is the capital of Peru?", "answerable": False},
-]
+# Floors for the per-question outcomes of the quality suite (tests/quality_suite.py), set below
+# what the extractive default gets, so that a regression fails and a better answerer passes.
+# Measured with the extractive default (evidence model of the restructure, 2dc7f56):
+# 8 of 21 answerable questions answered correctly with a citation from the right document
+# (the paraphrased wording defeats it on most of the others: it abstains), 0 answered from a
+# near miss, 3 of 8 on-topic unanswerable questions abstained on, both off-topic ones; retrieval
+# puts the expected document first for all 21.
+FLOORS = {
+    "correct_and_cited": 7,  # of 21
+    "on_topic_abstentions": 2,  # of 8
+    "retrieval_first": 18,  # of 21 (expected document ranked first)
+}
+CEILINGS = {"answered_from_a_near_miss": 1}  # answerable questions answered from another document
 
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("eval-corpus")
-    docs = root / "docs"
-    docs.mkdir()
-    for name, text in DOCS.items():
-        (docs / name).write_text(text, encoding="utf-8")
-    (root / "questions.jsonl").write_text("".join(json.dumps(q) + "\n" for q in QUESTIONS), encoding="utf-8")
-    (root / "tiny.toml").write_text('name = "tiny"\ncorpus = ["docs"]\nquestions = "questions.jsonl"\n')
+    quality_suite.write(root, "quality")
     return root
 
 
@@ -78,7 +60,7 @@ def settings(eval_data_dir):
 @pytest.fixture(scope="module")
 def first_run(corpus, settings, tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
-    return run_suite(corpus / "tiny.toml", settings=settings, out_dir=out), out
+    return run_suite(corpus / "quality.toml", settings=settings, out_dir=out), out
 
 
 def test_run_writes_results_json_with_the_metric_names(first_run):
@@ -87,14 +69,20 @@ def test_run_writes_results_json_with_the_metric_names(first_run):
     assert set(QA_METRICS) <= set(data["metrics"])
     assert len(data["questions"]) == len(QUESTIONS)
     assert data["metrics"]["questions"] == len(QUESTIONS)
-    # the small, distinct documents are found: matching sources by file name works
-    assert data["metrics"]["hit@5"] == 1.0
-    assert data["metrics"]["recall@10"] == 1.0
-    for name in ("em", "f1", "containment", "citation_recall", "abstention_recall"):
-        assert 0.0 <= data["metrics"][name] <= 1.0
+    # The suite-level figures are the means of the per-question ones.
+    records = data["questions"]
+    for name in ("hit@5", "recall@10", "mrr"):
+        per = [r["scores"][name] for r in records if name in r["scores"]]
+        assert len(per) == len(ANSWERABLE) and data["metrics"][name] == pytest.approx(sum(per) / len(per), abs=1e-3)
+    for name in ("containment", "f1"):
+        per = [r["scores"][name] for r in records if r["answerable"]]
+        assert data["metrics"][name] == pytest.approx(sum(per) / len(per), abs=1e-3)
+    unanswerable = [r for r in records if not r["answerable"]]
+    assert data["metrics"]["abstention_recall"] == pytest.approx(
+        sum(r["abstained"] for r in unanswerable) / len(unanswerable), abs=1e-3)
     assert data["metrics"]["latency_p50_ms"] > 0
     assert data["metrics"]["latency_retrieval_p50_ms"] > 0 and data["metrics"]["latency_answer_p50_ms"] > 0
-    assert data["info"]["ingest"]["added"] == 3
+    assert data["info"]["ingest"]["added"] == len(quality_suite.DOCS)
 
 
 def test_per_question_records_are_consistent_with_the_answers(first_run):
@@ -115,9 +103,65 @@ def test_per_question_records_are_consistent_with_the_answers(first_run):
         for c in q["citations"]:
             assert c["passage"] and c["source"].endswith((".txt", ".md"))
     # the follow-up went through the conversation: retrieval used the earlier question
-    follow = by_id["follow"]
+    follow = by_id["keldur-follow-up"]
     assert "Keldur" in follow["standalone_question"]
     assert len(follow["earlier_answers"]) == 1
+
+
+def _table(records) -> str:
+    """The per-question outcomes, for a failure message."""
+    return "\n".join(f"  {r['id']:<20} {r['outcome']:<19} {r['answer'][:90]!r}" for r in records)
+
+
+def _cited_sources(rec) -> set[str]:
+    return {Path(c["source"]).name for c in rec["citations"]}
+
+
+def test_retrieval_ranks_each_expected_document_among_its_near_misses(first_run):
+    """Every answerable question's document is in the top 5 of 12, where its near miss (the
+    other lighthouse, the other bakery...) shares most of its words; most are first."""
+    results, _ = first_run
+    first = []
+    for rec in (r for r in results.questions if r["answerable"]):
+        ranks = {d["label"]: i for i, d in enumerate(rec["retrieved"], start=1) if d["relevant"]}
+        for source in rec["sources"]:
+            assert ranks.get(source, 99) <= 5, (rec["id"], source, [d["source"] for d in rec["retrieved"][:5]])
+        assert rec["scores"]["hit@5"] == 1.0
+        if min(ranks.values()) == 1:
+            first.append(rec["id"])
+    assert len(first) >= FLOORS["retrieval_first"], first
+
+
+def test_answer_outcomes_per_question_meet_the_floors(first_run):
+    """Per question: answered with the expected answer, cited from the document that holds it;
+    an on-topic question the documents don't answer abstained on; off-topic ones always."""
+    results, _ = first_run
+    recs = {r["id"]: r for r in results.questions}
+    table = _table(results.questions)
+    correct_and_cited, near_miss = [], []
+    for qid in ANSWERABLE:
+        rec = recs[qid]
+        if rec["abstained"]:
+            assert rec["outcome"] == "wrong_abstention" and not rec["citations"]
+            continue
+        cited = _cited_sources(rec)
+        assert cited, (qid, rec["answer"])  # an answer always cites
+        if not cited & set(rec["sources"]):
+            near_miss.append(qid)
+        holding = [c for c in rec["citations"] if Path(c["source"]).name in rec["sources"]
+                   and any(a.lower() in c["passage"].lower() for a in rec["answers"])]
+        if rec["outcome"] == "correct" and holding:
+            correct_and_cited.append(qid)
+    assert len(correct_and_cited) >= FLOORS["correct_and_cited"], f"{correct_and_cited}\n{table}"
+    assert len(near_miss) <= CEILINGS["answered_from_a_near_miss"], f"{near_miss}\n{table}"
+
+    on_topic = [qid for qid in quality_suite.ON_TOPIC_UNANSWERABLE if recs[qid]["abstained"]]
+    assert len(on_topic) >= FLOORS["on_topic_abstentions"], f"{on_topic}\n{table}"
+    for qid in quality_suite.OFF_TOPIC:
+        assert recs[qid]["outcome"] == "correct_abstention", f"{qid}\n{table}"
+    for rec in results.questions:  # what an abstention looks like, whatever was asked
+        if rec["abstained"]:
+            assert not rec["citations"] and rec["related"] and rec["answer"].startswith("The documents don't say")
 
 
 def test_report_html_has_plots_table_and_escapes_text(first_run):
@@ -135,34 +179,35 @@ def test_report_html_has_plots_table_and_escapes_text(first_run):
 
 
 def test_rerun_is_incremental_and_keeps_evals_out_of_user_collections(first_run, corpus, settings, eval_data_dir):
-    again = run_suite(corpus / "tiny.toml", settings=settings, limit=2)
-    assert again.info["ingest"]["chunks_written"] == 0 and again.info["ingest"]["unchanged"] == 3
+    again = run_suite(corpus / "quality.toml", settings=settings, limit=2)
+    assert again.info["ingest"]["chunks_written"] == 0 and again.info["ingest"]["unchanged"] == len(quality_suite.DOCS)
     assert len(again.questions) == 2
     assert again.info["data_dir"] == str(eval_data_dir / "eval")
-    assert again.info["collection"] == "eval-tiny"
+    assert again.info["collection"] == "eval-quality"
     # nothing was written to the user's own store
     assert Store(settings).collection_names() == []
 
 
-def test_suite_without_corpus_is_asked_of_an_existing_collection(corpus, settings, eval_data_dir):
-    Assistant(settings.replace(collection="notes")).ingest([corpus / "docs" / "volcano.txt"])
-    results = run_suite(corpus / "questions.jsonl", settings=settings, collection="notes", sample=3, seed=4)
-    assert results.info["collection"] == "notes" and results.info["data_dir"] == str(eval_data_dir)
+def test_suite_without_corpus_is_asked_of_an_existing_collection(corpus, settings, tmp_path):
+    own = settings.replace(data_dir=tmp_path / "data")  # a user's store of its own: the module's stays empty
+    Assistant(own.replace(collection="notes")).ingest([corpus / "docs" / "mount-keldur.txt"])
+    results = run_suite(corpus / "questions.jsonl", settings=own, collection="notes", sample=3, seed=4)
+    assert results.info["collection"] == "notes" and results.info["data_dir"] == str(own.data_dir)
     assert len(results.questions) == 3
-    assert Store(settings).collection_names() == ["notes"]
-    assert [d.source for d in Assistant(settings.replace(collection="notes")).sources()][0].endswith("volcano.txt")
+    assert Store(own).collection_names() == ["notes"]
+    assert [d.source for d in Assistant(own.replace(collection="notes")).sources()][0].endswith("mount-keldur.txt")
     from assistant.errors import CollectionNotFound
 
     with pytest.raises(CollectionNotFound, match="'nothing-here' does not exist"):
-        run_suite(corpus / "questions.jsonl", settings=settings, collection="nothing-here")
+        run_suite(corpus / "questions.jsonl", settings=own, collection="nothing-here")
 
 
 def test_corpus_option_indexes_into_a_collection_of_its_own(corpus, settings, eval_data_dir):
-    results = run_suite(corpus / "questions.jsonl", corpus=[corpus / "docs" / "bakery.md"], settings=settings, limit=3)
+    results = run_suite(corpus / "questions.jsonl", corpus=[corpus / "docs" / "corner-bakery.md"], settings=settings, limit=3)
     assert results.info["collection"].startswith("eval-questions-")
     assert results.info["data_dir"] == str(eval_data_dir / "eval")
     assert results.info["ingest"]["added"] == 1
-    # only the bakery is in that index: the lighthouse questions cannot find their source
+    # only the Corner Bakery is in that index: the lighthouse questions cannot find their source
     assert [q["scores"]["hit@5"] for q in results.questions] == [0.0, 0.0, 1.0]
 
 
@@ -178,9 +223,9 @@ def test_judge_plumbing_with_a_fake_judge(corpus, settings):
         return f'Sure. {{"correct": {str(correct).lower()}, "faithful": true, "reason": "fake"}}'
 
     judge = LLMJudge(complete, name="fake")
-    results = run_suite(corpus / "tiny.toml", settings=settings, judge=judge, limit=4)
+    results = run_suite(corpus / "quality.toml", settings=settings, judge=judge, limit=4)
     assert len(prompts) == 4
-    assert "When was the Skerry Point lighthouse built?" in prompts[0]
+    assert QUESTIONS[0]["question"] in prompts[0]
     assert "- 1874" in prompts[0]
     assert "{{" not in prompts[0]
     judged = [q["judge"] for q in results.questions]
@@ -202,7 +247,9 @@ def test_parse_verdict_variants():
 
 
 def test_local_judge_runs_the_packaged_model():
-    pytest.importorskip("llama_cpp")
+    from tests import requires
+
+    requires.module("llama_cpp")
     from eval.judge import JudgeInput, completer_for
 
     judge = LLMJudge(completer_for("local", max_tokens=12), name="local")
@@ -299,7 +346,7 @@ def test_fail_under_gate_exits_non_zero_with_a_message(tmp_path, corpus, capsys)
     from eval.results import fmt
 
     data = tmp_path / "data"
-    base = [str(corpus / "tiny.toml"), "--data-dir", str(data)]
+    base = [str(corpus / "quality.toml"), "--data-dir", str(data)]
     assert main(["eval", *base, "--out", str(tmp_path / "a"), "--json", "--fail-under", "hit@5=0.9"]) == 0
     got = json.loads(capsys.readouterr().out)["metrics"]
     above = round(got["containment"] + 0.05, 3)
@@ -317,9 +364,9 @@ def test_cli_errors_are_one_line(tmp_path, corpus):
     proc = run_cli("no-such-suite", "--data-dir", str(tmp_path))
     assert proc.returncode == 1 and proc.stderr.startswith("error: no suite 'no-such-suite'")
     assert "Traceback" not in proc.stderr
-    proc = run_cli(str(corpus / "tiny.toml"), "--data-dir", str(tmp_path), "--fail-under", "latency_p95_ms=100")
+    proc = run_cli(str(corpus / "quality.toml"), "--data-dir", str(tmp_path), "--fail-under", "latency_p95_ms=100")
     assert proc.returncode == 1 and "use --fail-over latency_p95_ms=100" in proc.stderr
-    proc = run_cli(str(corpus / "tiny.toml"), "--data-dir", str(tmp_path), "--limit", "1", "--fail-under", "F1=0.5")
+    proc = run_cli(str(corpus / "quality.toml"), "--data-dir", str(tmp_path), "--limit", "1", "--fail-under", "F1=0.5")
     assert proc.returncode == 1 and "unknown metric 'F1'" in proc.stderr
 
 

@@ -8,6 +8,7 @@ import pytest
 from eval import beir, squad
 from eval.datasets import DataNotFound
 from eval.suite import SuiteError, load_suite, pick, shipped_suites
+from tests import requires
 
 
 def write_jsonl(path: Path, rows) -> Path:
@@ -180,10 +181,7 @@ def test_squad_data_not_found_is_a_readable_error(tmp_path):
 
 
 def test_shipped_squad_suites_split_the_real_data_by_article():
-    try:
-        directory = squad.find_dir()
-    except DataNotFound:
-        pytest.skip("the shared SQuAD data is not on this machine")
+    directory = requires.eval_data(squad.find_dir)
     tune = load_suite("squad-tune")
     report = load_suite("squad-report")
     # counts from the data's README: the first 11 articles hold 1,910 answerable questions
@@ -217,10 +215,7 @@ def test_beir_loader_reads_gzip_corpus_and_splits(tmp_path):
 
 
 def test_shipped_scifact_suites_point_at_the_shared_data():
-    try:
-        beir.find_dir(None)
-    except DataNotFound:
-        pytest.skip("the shared SciFact data is not on this machine")
+    requires.eval_data(lambda: beir.find_dir(None))
     test = load_suite("scifact-test")
     train = load_suite("scifact-train")
     assert test.beir.split == "test" and train.beir.split == "train"

@@ -104,6 +104,22 @@ def test_passages_renumbered_by_first_use_and_only_cited_listed(passages):
     assert checked.cited_passages == [1] and list(checked.numbers.values()) == [1]
 
 
+def test_a_sentence_that_restates_the_question_is_not_cited(passages):
+    """True of the passage, but it answers nothing: with the question known, it gets no marker
+    (so it cannot make an answer look supported); the same words without the question are cited."""
+    question = "What did Defense Secretary Lloyd Austin promise?"
+    restated = "Defense Secretary Lloyd Austin promised."
+    checked = check_answer(restated + " [2]", passages, question=question)
+    assert checked.checks[0].kind == "aside" and checked.checks[0].removed == [2]
+    assert not checked.confirmed and checked.text == ""
+    assert check_answer(restated + " [2]", passages).confirmed  # no question given: a plain claim
+    # A sentence that adds what was asked for is cited as usual.
+    assert check_answer(AUSTIN + " [2]", passages, question=question).text == AUSTIN + " [1]"
+    # "Yes"/"no" answers repeat the question's words and still answer it.
+    assert check_answer("No, the US does not seek conflict with Iran. [2]", passages,
+                        question="Does the US seek conflict with Iran?").checks[0].kind == "claim"
+
+
 def test_refusal_is_not_a_claim(passages):
     checked = check_answer("The documents don't say who ordered the strikes.", passages)
     assert checked.refused and not checked.confirmed and checked.unsupported == []
@@ -216,7 +232,10 @@ def test_bad_llm_setting_is_refused(spec):
 
 
 def test_llm_settings_from_environment_and_the_key_is_masked():
-    resolved = resolve(environ={"ASSISTANT_LLM": "ollama:llama3.2", "ASSISTANT_LLM_API_KEY": "sk-secret-123456"})
+    resolved = resolve(environ={"ASSISTANT_ANSWERER": "ollama:llama3.2", "ASSISTANT_LLM_API_KEY": "sk-secret-123456"})
     assert resolved.settings.answerer == "ollama:llama3.2"
     rows = {r["name"]: r for r in describe(resolved)}
-    assert rows["llm_api_key"]["value"] == "********" and "sk-secret" not in repr(resolved.settings) and rows["answerer"]["origin"] == "env ASSISTANT_LLM"
+    assert rows["llm_api_key"]["value"] == "********" and "sk-secret" not in repr(resolved.settings)
+    assert rows["answerer"]["origin"] == "env ASSISTANT_ANSWERER"
+    # The old name still chooses the model.
+    assert resolve(environ={"ASSISTANT_LLM": "ollama:llama3.2"}).settings.answerer == "ollama:llama3.2"

@@ -61,11 +61,18 @@ def ollama():
         yield server
 
 
+@pytest.fixture(autouse=True)
+def _server_state_is_per_test(ollama):
+    """A test that holds the server back or cuts its stream cannot leave it so for the next."""
+    ollama.reset()
+    yield
+    ollama.reset()
+
+
 @pytest.fixture
 def assistant(sample_data_dir, ollama):
-    ollama.delay = 0.0
-    # The evidence gate is tested with the real model (test_llm_local.py); here every question
-    # reaches the server, whose replies are the point.
+    # The evidence gate has a test of its own below; here every question reaches the server,
+    # whose replies are the point.
     return Assistant(data_dir=sample_data_dir, collection="sample", answerer="ollama:fake",
                      llm_base_url=ollama.url, llm_timeout=10, llm_max_tokens=200, llm_evidence_gate=False)
 
@@ -114,6 +121,16 @@ def test_model_saying_documents_dont_say_is_an_abstention(assistant):
     assert answer.text.startswith("The documents don't say")
 
 
+def test_a_reply_that_only_restates_the_question_is_an_abstention(sample_data_dir):
+    with FakeOllama(lambda request: "Defense Secretary Lloyd Austin promised. [1]") as server:
+        a = Assistant(data_dir=sample_data_dir, collection="sample", answerer="ollama:fake", llm_base_url=server.url,
+                      llm_timeout=10, llm_evidence_gate=False)
+        answer = a.ask(QUESTION)
+        assert len(server.requests) == 1
+    assert answer.abstained and not answer.citations and answer.related
+    assert answer.text.startswith("The documents don't say")
+
+
 def test_follow_up_is_rewritten_by_the_model_before_retrieval(assistant, ollama):
     chat = assistant.chat()
     first = chat.ask("Who was blamed for the drone attack?")
@@ -146,6 +163,20 @@ def test_history_keeps_the_most_recent_turns_that_fit(sample_data_dir, ollama):
     assert kept == list(range(8 - len(kept), 8))  # the newest, in order
 
 
+def test_evidence_gate_decides_what_reaches_the_server(sample_data_dir, ollama):
+    """With the gate on (the default), a question without evidence in the documents gets "the
+    documents don't say" and no request; one with evidence is sent to the server."""
+    a = Assistant(data_dir=sample_data_dir, collection="sample", answerer="ollama:fake", llm_base_url=ollama.url,
+                  llm_timeout=10)
+    before = len(ollama.requests)
+    off_topic = a.ask("What is the boiling point of mercury in Kelvin?")
+    assert off_topic.abstained and off_topic.related and "gate" in off_topic.timings_ms
+    assert len(ollama.requests) == before  # the server was never asked
+    answer = a.ask(QUESTION)
+    assert len(ollama.requests) == before + 1 and "Question: " + QUESTION in ollama.requests[-1]["messages"][-1]["content"]
+    assert not answer.abstained and answer.citations and "Lloyd Austin" in answer.citations[0].passage
+
+
 def test_model_not_found_names_the_fix(sample_data_dir, ollama):
     a = Assistant(data_dir=sample_data_dir, collection="sample", llm="ollama:llama9", llm_base_url=ollama.url,
                   llm_evidence_gate=False)
@@ -169,12 +200,12 @@ def test_timeout_then_the_chat_stays_usable(sample_data_dir, ollama):
     a = Assistant(data_dir=sample_data_dir, collection="sample", answerer="ollama:fake", llm_base_url=ollama.url,
                   llm_timeout=0.5, llm_evidence_gate=False)
     chat = a.chat()
-    ollama.delay = 2.0
+    ollama.hold = True  # the server answers nothing until released: the timeout must fire
     with pytest.raises(BackendError) as err:
         list(chat.stream(QUESTION))
     assert "did not answer within 0.5 s" in str(err.value) and "llm_timeout" in str(err.value)
     assert chat.turns == []
-    ollama.delay = 0.0
+    ollama.hold = False
     answer = chat.ask(QUESTION)
     assert not answer.abstained and len(chat.turns) == 1
 

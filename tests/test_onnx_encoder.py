@@ -82,9 +82,10 @@ def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
-def export_files():
-    """The int8 and fp32 exports in the default cache (made here if missing; slow once)."""
-    cache = default_model_cache_dir()
+def export_files(model_cache_dir):
+    """The int8 and fp32 exports in the test runs' model cache (made here if missing; slow once)."""
+    cache = model_cache_dir
+    assert default_model_cache_dir() == cache  # encoders built without settings use it too
     int8 = onnx_encoder.export(MODEL_PATH, cache, "onnx-int8")
     fp32 = onnx_encoder.exported_file(cache, MODEL_PATH, "onnx")
     assert fp32 is not None and int8.exists()
@@ -188,8 +189,8 @@ def _model_copy(parent: Path) -> Path:
     return dst
 
 
-def test_a_changed_model_gets_a_new_fingerprint(tmp_path, export_files):
-    cache = default_model_cache_dir()
+def test_a_changed_model_gets_a_new_fingerprint(tmp_path, export_files, model_cache_dir):
+    cache = model_cache_dir
     same = _model_copy(tmp_path / "a" / MODEL_PATH.parent.name)  # named like the package's
     assert onnx_encoder.fingerprint(same) == onnx_encoder.fingerprint(MODEL_PATH)  # content, not location
     assert onnx_encoder.exported_file(cache, same, "onnx-int8") == export_files["onnx-int8"]

@@ -1,39 +1,17 @@
-"""The web chat started in this process: streaming answers (the API an LLM backend adds) and the
+"""The web chat started in this process: answers streamed into the page from a real language
+model (the packaged SmolLM2 behind ``llama_cpp.server``, the session's ``llama_server``), and the
 optional login. Real index, real embedding model, real server, real browser."""
 
 from __future__ import annotations
 
-import re
-import time
-
 import pytest
 
 from assistant.client import Assistant
-from assistant.web.app import ChatApp, launch
+from assistant.web.app import launch
+from tests.llm_helpers import ANSWERABLE, LLAMA_KEY, LLAMA_WINDOW
 from tests.ui_helpers import ask, free_port, launch_browser, open_chat, wait_http
 
 QUESTION = "How many targets did the US strike?"
-
-
-class StreamingAssistant(Assistant):
-    """The real assistant plus ``ask_stream`` as LLM backends provide it: text pieces, then the
-    final ``Answer``. The pieces are the real answer's words, slowed down so streaming is visible."""
-
-    def ask_stream(self, question, *, history=None):
-        answer = self.ask(question, history=history)
-        for piece in re.findall(r"\S+\s*", answer.text):
-            time.sleep(0.04)
-            yield piece
-        yield answer
-
-
-class StreamingChatApp(ChatApp):
-    def assistant_for(self, collection=None, top_k=None):
-        settings = self.settings_for(collection, top_k)
-        with self._lock:
-            if settings not in self._assistants:
-                self._assistants[settings] = StreamingAssistant(settings)
-            return self._assistants[settings]
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +26,9 @@ def settings(tmp_path_factory):
     return settings
 
 
-def _serve(settings, app=None):
+def _serve(settings):
     port = free_port()
-    demo = launch(settings, host="127.0.0.1", port=port, block=False, quiet=True, app=app)
+    demo = launch(settings, host="127.0.0.1", port=port, block=False, quiet=True)
     url = f"http://127.0.0.1:{port}/"
     wait_http(url, timeout=60)
     return demo, url
@@ -66,11 +44,15 @@ def browser():
         browser.close()
 
 
-def test_streamed_text_appears_before_the_answer_is_complete(settings, browser):
-    demo, url = _serve(settings, StreamingChatApp(settings))
+def test_streamed_text_appears_before_the_answer_is_complete(settings, browser, llama_server):
+    """The model's checked text shows in the page as it is generated (with a cursor), then the
+    whole answer with its sources and clickable markers."""
+    llm = settings.replace(answerer="openai:smollm2", llm_base_url=llama_server, llm_api_key=LLAMA_KEY,
+                           llm_context_window=LLAMA_WINDOW, llm_max_tokens=64)
+    demo, url = _serve(llm)
     context, page = open_chat(browser, url)
     try:
-        page.locator("#question textarea").fill(QUESTION)
+        page.locator("#question textarea").fill(ANSWERABLE[0])
         page.locator("#question textarea").press("Enter")
         partial = page.wait_for_function(
             """() => {
@@ -80,10 +62,11 @@ def test_streamed_text_appears_before_the_answer_is_complete(settings, browser):
                 const text = last.innerText;
                 return text.includes('▍') && text.replace('▍', '').trim().length > 0 ? text : null;
             }""",
-            timeout=60_000,
+            timeout=180_000,
         ).json_value()
         final = page.locator("#chat [data-testid=bot]").last
-        final.locator(".answer-meta").wait_for(timeout=60_000)
+        final.locator(".answer-meta").wait_for(timeout=180_000)
+        assert "openai:smollm2" in final.locator(".answer-meta").inner_text()
         final_text = final.locator(".message-content").first.inner_text()
         assert "▍" not in final_text
         shown_so_far = partial.replace("▍", "").strip()
@@ -91,6 +74,7 @@ def test_streamed_text_appears_before_the_answer_is_complete(settings, browser):
         assert final_text.startswith(shown_so_far.split(" ")[0])
         assert final.locator("details.source").count() >= 1
         assert final.locator("a.cite").count() >= 1  # markers become links once the answer is whole
+        assert final.locator(".abstained-badge").count() == 0
     finally:
         context.close()
         demo.close()
@@ -117,9 +101,12 @@ def test_login_is_required_when_configured(settings, browser):
         assert message.locator("details.source").count() >= 1
 
         from gradio_client import Client
+        from gradio_client.exceptions import AuthenticationError
 
-        with pytest.raises(Exception):
+        with pytest.raises(AuthenticationError, match="credentials were not provided"):
             Client(url, verbose=False)
+        with pytest.raises(ValueError, match="Could not login"):  # gradio answers 400, not 401
+            Client(url, auth=("reader", "wrong"), verbose=False)
         client = Client(url, auth=("reader", "correct horse battery"), verbose=False)
         assert client.predict(QUESTION, "", api_name="/ask")["citations"]
     finally:

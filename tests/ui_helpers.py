@@ -132,6 +132,13 @@ def upload(page, *paths: Path):
     return out
 
 
+def new_collection(page, name: str) -> None:
+    """Start a collection of this name with the collection box (a test's documents stay in it)."""
+    page.locator("#collection input").fill(name)
+    page.locator("#collection input").press("Enter")
+    page.locator("#status").get_by_text("no documents yet").wait_for()
+
+
 def choose(page, elem_id: str, option_text: str) -> None:
     """Pick an option of a Gradio dropdown."""
     page.locator(f"#{elem_id} input").click()

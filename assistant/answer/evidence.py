@@ -305,23 +305,23 @@ def sigmoid(z: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
 
 
-# Used only when no calibration file is present: a hand-set, conservative model.
-_FALLBACK = EvidenceModel(
-    weights={"cos_sentence": 3.0, "coverage": 3.0, "key_terms": 1.0, "type_found": 1.0, "novelty": 0.5},
-    bias=-4.0,
-    threshold=0.5,
-    margin=0.15,
-    info={"source": "fallback (uncalibrated)"},
-)
-
-
 @functools.lru_cache(maxsize=4)
 def load_model(path: str | None = None) -> EvidenceModel:
+    """The calibrated evidence model (``extractive_model.json``, or ``path``). Without it every
+    answer/abstain decision would be made by weights nobody calibrated, so a missing or broken
+    file is an error that says so, never a quiet fallback."""
+    from assistant.errors import ModelFileError
+
     p = Path(path) if path else MODEL_FILE
-    if not p.exists():
-        return _FALLBACK
-    data = json.loads(p.read_text())
-    return EvidenceModel(
-        weights=data["weights"], bias=data["bias"], threshold=data["threshold"],
-        margin=data.get("margin", 0.15), info=data.get("info", {}),
-    )
+    fix = ("the package is incomplete: reinstall it (pip install --force-reinstall grounded-assistant), "
+           "or recreate the file with python -m train.calibrate_extractive") if not path else "check the path"
+    try:
+        data = json.loads(p.read_text())
+        return EvidenceModel(
+            weights=data["weights"], bias=data["bias"], threshold=data["threshold"],
+            margin=data.get("margin", 0.15), info=data.get("info", {}),
+        )
+    except FileNotFoundError:
+        raise ModelFileError(f"the calibrated evidence model {p} is missing; {fix}") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ModelFileError(f"the calibrated evidence model {p} cannot be read ({type(exc).__name__}: {exc}); {fix}") from None

@@ -127,8 +127,9 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def run_conversation(url: str, conv: Conversation, clock: dict, collection: str, top_k: int,
-                     auth: tuple[str, str] | None, ready: threading.Barrier) -> None:
-    """One session: connect, wait for the others, then ask until ``clock["deadline"]``."""
+                     auth: tuple[str, str] | None, ready: threading.Barrier, turns: int | None = None) -> None:
+    """One session: connect, wait for the others, then ask until ``clock["deadline"]`` (or,
+    given ``turns``, that many questions)."""
     from gradio_client import Client
 
     try:
@@ -137,7 +138,7 @@ def run_conversation(url: str, conv: Conversation, clock: dict, collection: str,
         ready.wait()  # the clock starts once every session is connected
     script = _script(conv.index)
     previous = ""
-    while time.monotonic() < clock["deadline"]:
+    while (len(conv.latencies_ms) < turns) if turns is not None else (time.monotonic() < clock["deadline"]):
         question, follow_up = next(script)
         started = time.perf_counter()
         try:
@@ -211,9 +212,11 @@ def run_api_conversation(url: str, conv: Conversation, clock: dict, collection: 
 
 
 def run_load(url: str, conversations: int = 8, seconds: float = 60.0, collection: str = "default",
-             top_k: int = 5, auth: tuple[str, str] | None = None, api: bool = False) -> LoadResult:
+             top_k: int = 5, auth: tuple[str, str] | None = None, api: bool = False,
+             turns: int | None = None) -> LoadResult:
     """Drive ``conversations`` sessions against the chat at ``url`` for ``seconds`` (through the
-    OpenAI-compatible API with ``api``)."""
+    OpenAI-compatible API with ``api``), or, given ``turns``, until each has asked that many
+    questions (all at once: a count, not a clock)."""
     from gradio_client import Client
 
     # One answer first, so the figures are the steady state, not the server's first load.
@@ -224,7 +227,7 @@ def run_load(url: str, conversations: int = 8, seconds: float = 60.0, collection
     clock = {"deadline": float("inf")}
     with ThreadPoolExecutor(max_workers=conversations) as pool:
         futures = [
-            pool.submit(run, url, c, clock, collection, top_k, auth, ready) for c in convs
+            pool.submit(run, url, c, clock, collection, top_k, auth, ready, *([] if api else [turns])) for c in convs
         ]
         ready.wait()
         began = time.monotonic()

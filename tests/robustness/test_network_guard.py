@@ -58,21 +58,40 @@ def test_processes_started_by_tests_are_guarded_too(tmp_path):
 
 
 def test_the_guard_catches_gradio_phoning_home_when_analytics_are_on(tmp_path):
-    """What the guard is for: with analytics on, Gradio looks up its servers at launch."""
+    """What the guard is for: with analytics on, Gradio looks up its servers at launch. The
+    Gradio process runs until the attempt is in the log (or a minute has passed), then is told
+    to stop: no fixed sleep that a slow machine could outlast."""
+    import time
+
     log = tmp_path / "gradio.log"
     port = free_port()
     code = f"""
-import time, urllib.request
+import sys, urllib.request
 import gradio as gr
 with gr.Blocks() as demo:
     gr.Markdown("hello")
 demo.launch(server_name="127.0.0.1", server_port={port}, prevent_thread_lock=True, quiet=True)
 urllib.request.urlopen("http://127.0.0.1:{port}/", timeout=30).read()
-time.sleep(3)
+print("up", flush=True)
+sys.stdin.read()  # until the test has seen what it came for
 demo.close()
 """
-    result = _child(code, log, {"GRADIO_ANALYTICS_ENABLED": "True"}, timeout=180)
-    assert result.returncode == 0, result.stderr[-2000:]
+    env = {**os.environ, **TEST_ENV, netguard.LOG_ENV: str(log), "GRADIO_ANALYTICS_ENABLED": "True"}
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env=env, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        attempts: list[str] = []
+        while time.monotonic() < deadline and proc.poll() is None:
+            attempts = netguard.logged(log)
+            if any("gradio.app" in a or "huggingface.co" in a for a in attempts):
+                break
+            time.sleep(0.1)
+        out, err = proc.communicate("", timeout=60)  # closes stdin: the app stops
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and out.startswith("up"), err[-2000:]
     attempts = netguard.logged(log)
     assert any("gradio.app" in a or "huggingface.co" in a for a in attempts), attempts
 
