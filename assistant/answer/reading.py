@@ -105,6 +105,14 @@ class ReaderAnswerer:
         self._tiles: OrderedDict[str, list[tuple[int, int]]] = OrderedDict()
         self._lock = threading.Lock()
 
+    def __getattr__(self, name: str):
+        """The sentence model's caches and counters (``cache_misses``, ``sentence_vectors``...),
+        in ``spans`` mode, for benchmarks and tests that look at them."""
+        sentences = self.__dict__.get("sentences")
+        if sentences is None or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(sentences, name)
+
     # --- reading ------------------------------------------------------------------------
     def tiles_of(self, hit: Hit) -> list[tuple[int, int]]:
         """Non-overlapping windows covering the passage, cached by chunk."""
