@@ -213,8 +213,9 @@ def test_corpus_option_indexes_into_a_collection_of_its_own(corpus, settings, ev
     assert [q["scores"]["hit@5"] for q in results.questions] == [0.0, 0.0, 1.0]
 
 
-def test_judge_plumbing_with_a_fake_judge(corpus, settings):
+def test_judge_plumbing_with_a_fake_judge(corpus, settings, tmp_path):
     """The point is the plumbing (prompt, parsing, aggregation, report), not the model."""
+    settings = settings.replace(data_dir=tmp_path / "data")  # the module's index is first_run's to make
     prompts = []
 
     def complete(prompt: str) -> str:
