@@ -219,6 +219,17 @@ class Settings:
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **_coerce_all(changes, origin="argument"))
 
+    def for_collection(self, collection: str | None = None, top_k: int | float | None = None) -> "Settings":
+        """These settings for another collection and/or top-k (as a request names them), checked."""
+        changes: dict[str, Any] = {}
+        if collection:
+            changes["collection"] = str(collection).strip()
+        if top_k:
+            changes["top_k"] = int(top_k)
+        settings = self.replace(**changes) if changes else self
+        _validate(settings)
+        return settings
+
     @property
     def chroma_path(self) -> Path:
         return self.data_dir / "chroma"

@@ -34,7 +34,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
-from assistant.config import Settings, _validate
+from assistant.config import Settings
 from assistant.conversations import (
     ConversationNotFound,
     ConversationStore,
@@ -268,13 +268,7 @@ class Service:
             return self._assistant_for(collection, top_k)
         from assistant.client import Assistant
 
-        changes: dict[str, Any] = {}
-        if collection:
-            changes["collection"] = str(collection).strip()
-        if top_k:
-            changes["top_k"] = int(top_k)
-        settings = self.settings.replace(**changes) if changes else self.settings
-        _validate(settings)
+        settings = self.settings.for_collection(collection, top_k)
         with self._lock:
             if settings not in self._assistants:
                 self._assistants[settings] = Assistant(settings)

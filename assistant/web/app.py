@@ -20,7 +20,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any, Iterator
 
-from assistant.config import Settings, _validate
+from assistant.config import Settings
 from assistant.errors import AssistantError, CollectionNotFound, EmptyIndex
 from assistant.answer.followup import Turn
 from assistant.types import Answer, DocumentRecord
@@ -133,13 +133,7 @@ class ChatApp:
 
     # --- the assistant behind each (collection, top-k) ---------------------------------
     def settings_for(self, collection: str | None, top_k: int | float | None = None) -> Settings:
-        changes: dict[str, Any] = {}
-        if collection:
-            changes["collection"] = str(collection).strip()
-        if top_k:
-            changes["top_k"] = int(top_k)
-        settings = self.settings.replace(**changes) if changes else self.settings
-        _validate(settings)
+        settings = self.settings.for_collection(collection, top_k)
         return settings
 
     def assistant_for(self, collection: str | None = None, top_k: int | float | None = None):

@@ -126,6 +126,18 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
+def _check_follow_up(conv: Conversation, question: str, follow_up: bool, answer: dict, previous: str) -> str:
+    """A follow-up must be read after the conversation's previous question; returns the question
+    the next follow-up leans on."""
+    if follow_up and answer.get("backend") == "extractive":
+        if not str(answer.get("standalone_question", "")).startswith(previous):
+            conv.history_errors.append(
+                f"conversation {conv.index}: {question!r} read as {answer.get('standalone_question')!r}, "
+                f"not after {previous!r}"
+            )
+    return previous if follow_up else str(answer.get("standalone_question") or question)
+
+
 def run_conversation(url: str, conv: Conversation, clock: dict, collection: str, top_k: int,
                      auth: tuple[str, str] | None, ready: threading.Barrier, turns: int | None = None) -> None:
     """One session: connect, wait for the others, then ask until ``clock["deadline"]`` (or,
@@ -157,14 +169,7 @@ def run_conversation(url: str, conv: Conversation, clock: dict, collection: str,
             conv.history_errors.append(
                 f"conversation {conv.index}: history ends {asked[-3:]} instead of {conv.questions[-3:]}"
             )
-        if follow_up and answer.get("backend") == "extractive":
-            if not str(answer.get("standalone_question", "")).startswith(previous):
-                conv.history_errors.append(
-                    f"conversation {conv.index}: {question!r} read as {answer.get('standalone_question')!r}, "
-                    f"not after {previous!r}"
-                )
-        if not follow_up:
-            previous = str(answer.get("standalone_question") or question)
+        previous = _check_follow_up(conv, question, follow_up, answer, previous)
 
 
 def run_api_conversation(url: str, conv: Conversation, clock: dict, collection: str, top_k: int,
@@ -201,14 +206,7 @@ def run_api_conversation(url: str, conv: Conversation, clock: dict, collection: 
         if not answer:
             conv.errors.append(f"conversation {conv.index}: no answer to {question!r}: {text[:200]}")
             continue
-        if follow_up and answer.get("backend") == "extractive":
-            if not str(answer.get("standalone_question", "")).startswith(previous):
-                conv.history_errors.append(
-                    f"conversation {conv.index}: {question!r} read as {answer.get('standalone_question')!r}, "
-                    f"not after {previous!r}"
-                )
-        if not follow_up:
-            previous = str(answer.get("standalone_question") or question)
+        previous = _check_follow_up(conv, question, follow_up, answer, previous)
 
 
 def run_load(url: str, conversations: int = 8, seconds: float = 60.0, collection: str = "default",
