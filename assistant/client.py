@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
 from assistant.config import Settings, load_settings, offline_environment
-from assistant.errors import CollectionNotFound, ConfigError, EmptyIndex, EmptyQuestion, QuestionTooLong
+from assistant.errors import CollectionNotFound, EmptyIndex, EmptyQuestion, QuestionTooLong
 from assistant.answer.followup import Turn, as_turns, standalone
 from assistant.index.scope import Scope
 from assistant.types import Answer, DocumentRecord
@@ -63,12 +63,11 @@ class Assistant:
         with self._lock:
             # Opened on every call (one cheap read): notices what other processes changed since.
             col = Store(self.settings).open(self.settings.collection)
-            built_with = col.embed_model
-            if built_with and built_with != self.settings.embed_model:
-                raise ConfigError(
-                    f"collection {col.name!r} was built with embedding model {built_with!r}, "
-                    f"but embed_model is {self.settings.embed_model!r}"
-                )
+            from assistant.embed.encoder import embedding_identity
+
+            # The vector size is compared only where the collection records one (a lookup, not a scan).
+            col.check_embeddings(embedding_identity(self.settings),
+                                 self.embedder.dimension if col.metadata.get("dimension") else None)
             self._collection = col
             if self._collection.count() == 0:
                 raise EmptyIndex(

@@ -72,8 +72,30 @@ class Settings:
     embed_batch_size: int = field(default=32, metadata={"doc": "texts per encoder batch"})
     embed_backend: str = field(
         default="auto",
-        metadata={"doc": "encoder runtime: auto (ONNX int8 for the packaged model, else sentence-transformers) "
-                  "| onnx-int8 | onnx | torch (sentence-transformers); the ONNX export is made locally, once"},
+        metadata={"doc": "where embeddings are computed: in-process with auto = local (ONNX int8 for the packaged "
+                  "model, else sentence-transformers) | onnx-int8 | onnx | torch (the ONNX export is made locally, "
+                  "once); or a server: openai:MODEL (any OpenAI-compatible /v1/embeddings) | ollama:MODEL"},
+    )
+    embed_base_url: str = field(
+        default="",
+        metadata={"doc": "embedding server URL (embed_backend openai:/ollama:); empty = https://api.openai.com/v1 "
+                  "(openai) or http://127.0.0.1:11434 (ollama)"},
+    )
+    embed_api_key: str = field(
+        default="",
+        repr=False,
+        metadata={"doc": "API key for embed_backend=openai:MODEL (empty = $OPENAI_API_KEY, if set; never shown)",
+                  "secret": True},
+    )
+    embed_timeout: float = field(
+        default=60.0, metadata={"doc": "seconds to wait for one embedding request before giving up"}
+    )
+    embed_concurrency: int = field(
+        default=4, metadata={"doc": "embedding requests in flight at once (embed_backend openai:/ollama:)"}
+    )
+    embed_retries: int = field(
+        default=3, metadata={"doc": "retries of an embedding request after a connection error, 5xx or 429 "
+                             "(waits 0.5 s, then twice as long each time)"}
     )
     model_cache_dir: Path = field(
         default_factory=default_model_cache_dir,
@@ -390,11 +412,28 @@ def _validate(s: Settings) -> None:
         raise ConfigError("api_max_request_mb must be positive")
     if any(not k.strip() for k in s.api_keys.split(",")) and s.api_keys.strip():
         raise ConfigError("api_keys has an empty key: separate keys with single commas")
-    if s.embed_backend not in ("auto", "onnx-int8", "onnx", "torch"):
-        raise ConfigError(f"bad embed_backend {s.embed_backend!r}: use auto, onnx-int8, onnx or torch")
+    _validate_embed(s)
     if s.chroma_url and not s.chroma_url.startswith(("http://", "https://")):
         raise ConfigError(f"chroma_url must start with http:// or https://, got {s.chroma_url!r}")
     _validate_llm(s)
+
+
+EMBED_LOCAL = ("auto", "local", "onnx-int8", "onnx", "torch")  # in-process encoder runtimes
+EMBED_SERVERS = ("openai", "ollama")
+
+
+def _validate_embed(s: Settings) -> None:
+    kind, colon, model = s.embed_backend.partition(":")
+    if not (s.embed_backend in EMBED_LOCAL or (kind in EMBED_SERVERS and colon and model.strip())):
+        raise ConfigError(
+            f"bad embed_backend {s.embed_backend!r}: use local (= auto), onnx-int8, onnx, torch, "
+            "openai:MODEL or ollama:MODEL"
+        )
+    if s.embed_base_url and not s.embed_base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"embed_base_url must start with http:// or https://, got {s.embed_base_url!r}")
+    if s.embed_timeout <= 0 or s.embed_concurrency < 1 or s.embed_retries < 0 or s.embed_batch_size < 1:
+        raise ConfigError("embed_timeout must be positive, embed_concurrency and embed_batch_size at least 1, "
+                          "embed_retries at least 0")
 
 
 def _validate_llm(s: Settings) -> None:

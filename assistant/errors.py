@@ -51,3 +51,7 @@ class BadScope(AssistantError):
 
 class ModelFileError(AssistantError):
     """A model file an answerer needs (the calibrated evidence model) is missing or unreadable."""
+
+
+class EmbeddingServerError(AssistantError):
+    """An embedding server (embed_backend = openai:MODEL | ollama:MODEL) failed in a way the user can fix."""

@@ -21,8 +21,8 @@ from typing import Any, Iterable, Iterator, Sequence
 
 from assistant.config import Settings
 from assistant.index import manifest as manifests
-from assistant.embed.encoder import Embedder, embedder_for
-from assistant.errors import AssistantError, ConfigError, IngestLocked, PathNotFound
+from assistant.embed.encoder import Embedder, embedder_for, embedding_identity
+from assistant.errors import AssistantError, IngestLocked, PathNotFound
 from assistant.index.store import ChunkCollection, Store
 from assistant.types import Chunk, DocumentRecord
 from ingest import ocr
@@ -189,7 +189,7 @@ READERS_VERSION = 2
 
 def content_signature(settings: Settings) -> str:
     """Changing any of these invalidates existing chunks."""
-    return (f"{settings.embed_model}|{settings.chunk_tokens}|{settings.chunk_overlap}|{settings.embed_title}"
+    return (f"{embedding_identity(settings)}|{settings.chunk_tokens}|{settings.chunk_overlap}|{settings.embed_title}"
             f"|readers{READERS_VERSION}")
 
 
@@ -296,18 +296,16 @@ class Ingestor:
             manifests.save(self.settings, collection, current)
 
     def _open(self) -> ChunkCollection:
+        """The collection, created if new; refused if it was built with another model or vector
+        size. Asking the encoder its size first means an unreachable embedding server or an
+        unknown model stops the run before any file is read."""
+        identity = embedding_identity(self.settings)
+        dimension = self.embedder.dimension
         collection = Store(self.settings).open(
-            self.settings.collection,
-            create=True,
-            embed_model=self.settings.embed_model,
-            dimension=0,
+            self.settings.collection, create=True, embed_model=identity, dimension=dimension,
         )
-        built_with = collection.embed_model
-        if built_with and built_with != self.settings.embed_model:
-            raise ConfigError(
-                f"collection {collection.name!r} was built with embedding model {built_with!r}, "
-                f"not {self.settings.embed_model!r}; use that model or a new collection"
-            )
+        collection.check_embeddings(identity, dimension)
+        self._embeddings = (identity, dimension)
         return collection
 
     def _prepare_files(
@@ -477,6 +475,7 @@ class Ingestor:
     ) -> None:
         total = sum(len(p.chunks) for p in prepared)
         if total:
+            collection.record_embeddings(*self._embeddings)  # a collection made before sizes were recorded
             # Before the first write: a crash from here on leaves a stamp no cache matches.
             collection.bump_generation()
         bar = None

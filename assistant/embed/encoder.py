@@ -16,6 +16,8 @@ from assistant.errors import ConfigError
 if TYPE_CHECKING:
     import numpy as np
 
+    from assistant.embed.remote import RemoteEmbedder
+
 
 PACKAGED_NAMES = (PACKAGED_MODEL, "sentence-transformers/" + PACKAGED_MODEL, "packaged", "")
 
@@ -37,7 +39,7 @@ def resolve_model_path(spec: str) -> str:
     return spec
 
 
-BACKENDS = ("auto", "onnx-int8", "onnx", "torch")
+BACKENDS = ("auto", "local", "onnx-int8", "onnx", "torch")  # local: the same as auto
 # What "auto" picks for the packaged model (see eval/bench/ingest_speed.py for speed and quality).
 AUTO_BACKEND = "onnx-int8"
 
@@ -59,7 +61,7 @@ class Embedder:
         self.model_spec = model
         self.path = resolve_model_path(model)
         self.batch_size = batch_size
-        self.requested_backend = backend
+        self.requested_backend = "auto" if backend == "local" else backend
         self.cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
         self._model = None
         self._onnx = None
@@ -250,7 +252,37 @@ def get_embedder(model: str = PACKAGED_MODEL, batch_size: int = 32, backend: str
         return _CACHE[key]
 
 
-def embedder_for(settings) -> Embedder:
-    """The shared embedder for these settings."""
-    return get_embedder(settings.embed_model, settings.embed_batch_size, settings.embed_backend,
-                        settings.model_cache_dir)
+def is_remote(settings) -> bool:
+    """Whether embeddings come from a server (``embed_backend = openai:MODEL | ollama:MODEL``)."""
+    return ":" in settings.embed_backend
+
+
+def embedding_identity(settings) -> str:
+    """What a collection records as the model its vectors come from, and refuses to mix:
+    ``openai:MODEL`` / ``ollama:MODEL`` for a server, ``embed_model`` for the in-process encoder
+    (whatever its runtime: ONNX and torch compute the same model's vectors)."""
+    return settings.embed_backend if is_remote(settings) else settings.embed_model
+
+
+_REMOTE: dict[tuple, "RemoteEmbedder"] = {}
+
+
+def embedder_for(settings) -> "Embedder | RemoteEmbedder":
+    """The shared embedder for these settings: in-process, or a client of an embedding server."""
+    if not is_remote(settings):
+        return get_embedder(settings.embed_model, settings.embed_batch_size, settings.embed_backend,
+                            settings.model_cache_dir)
+    from assistant.embed.remote import RemoteEmbedder
+
+    kind, _, model = settings.embed_backend.partition(":")
+    key = (kind, model, settings.embed_base_url, settings.embed_api_key, settings.embed_timeout,
+           settings.embed_batch_size, settings.embed_concurrency, settings.embed_retries, settings.embed_model)
+    with _CACHE_LOCK:
+        if key not in _REMOTE:
+            # Chunks are sized with embed_model's tokenizer; that Embedder never loads its weights.
+            tokenizer = Embedder(settings.embed_model, settings.embed_batch_size, "auto", settings.model_cache_dir)
+            _REMOTE[key] = RemoteEmbedder(
+                kind, model, base_url=settings.embed_base_url, api_key=settings.embed_api_key,
+                timeout=settings.embed_timeout, batch_size=settings.embed_batch_size,
+                concurrency=settings.embed_concurrency, retries=settings.embed_retries, tokenizer=tokenizer)
+        return _REMOTE[key]

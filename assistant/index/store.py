@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 from urllib.parse import urlparse
 
 from assistant.config import Settings, offline_environment
-from assistant.errors import CollectionNotFound, StoreUnavailable
+from assistant.errors import CollectionNotFound, ConfigError, StoreUnavailable
 from assistant.types import Chunk, DocumentRecord
 
 if TYPE_CHECKING:
@@ -231,6 +231,40 @@ class ChunkCollection:
     @property
     def embed_model(self) -> str:
         return str(self.metadata.get("embed_model", ""))
+
+    @property
+    def dimension(self) -> int:
+        """The size of the collection's vectors: as recorded, else that of a stored vector
+        (collections made before it was recorded), else 0 (nothing stored yet)."""
+        recorded = int(self.metadata.get("dimension", 0) or 0)
+        if recorded:
+            return recorded
+        got = self.raw.get(limit=1, include=["embeddings"])
+        vectors = got.get("embeddings")
+        return len(vectors[0]) if vectors is not None and len(vectors) else 0
+
+    def check_embeddings(self, identity: str, dimension: int | None = None) -> None:
+        """Refuse vectors from another model, or of another size, than the collection's own:
+        nearest neighbours across two models' vectors are meaningless."""
+        built_with = self.embed_model
+        have = self.dimension if dimension is not None else 0
+        if (built_with and built_with != identity) or (dimension and have and have != dimension):
+            was = f"{built_with or 'an unrecorded model'!r}" + (f" ({have} dimensions)" if have else "")
+            now = f"{identity!r}" + (f" ({dimension} dimensions)" if dimension else "")
+            raise ConfigError(
+                f"collection {self.name!r} was built with embeddings from {was}, not {now}. Fix: set embed_backend "
+                "(and embed_model) back to what built it, or ingest into a new collection (--collection NAME) "
+                "to use the new model; one collection never mixes two models' vectors"
+            )
+
+    def record_embeddings(self, identity: str, dimension: int) -> None:
+        """Remember the model and vector size (checked by ``check_embeddings`` from then on)."""
+        meta = self.metadata
+        if meta.get("embed_model") == identity and int(meta.get("dimension", 0) or 0) == dimension:
+            return
+        meta.update(embed_model=identity, dimension=dimension)
+        meta.pop("hnsw:space", None)  # legacy key; configuration holds the space
+        self.raw.modify(metadata=meta)
 
     @property
     def generation(self) -> int:
