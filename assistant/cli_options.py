@@ -6,7 +6,8 @@ import argparse
 from typing import Any
 
 # Options that are settings, by their ``argparse`` destination (= the setting's name).
-SETTING_OPTIONS = ("data_dir", "collection", "chroma_url", "embed_model", "top_k", "answerer", "llm_base_url")
+SETTING_OPTIONS = ("data_dir", "collection", "chroma_url", "embed_model", "embed_backend", "embed_base_url", "top_k",
+                   "answerer", "llm_base_url")
 
 
 def config_options() -> argparse.ArgumentParser:
@@ -16,6 +17,11 @@ def config_options() -> argparse.ArgumentParser:
     g.add_argument("--collection", "-c", metavar="NAME", help="collection to use (ASSISTANT_COLLECTION)")
     g.add_argument("--chroma-url", metavar="URL", help="use a Chroma server instead of the data dir")
     g.add_argument("--embed-model", metavar="MODEL", help="sentence-transformers model path")
+    g.add_argument("--embed-backend", metavar="SPEC",
+                   help="where embeddings are computed: local (default, in-process), openai:MODEL (any "
+                   "OpenAI-compatible /v1/embeddings), ollama:MODEL (ASSISTANT_EMBED_BACKEND)")
+    g.add_argument("--embed-base-url", metavar="URL",
+                   help="embedding server URL, e.g. http://127.0.0.1:8080/v1 or http://127.0.0.1:11434")
     g.add_argument("--top-k", type=int, metavar="K", help="passages used to answer")
     g.add_argument("--answerer", "--llm", dest="answerer", metavar="SPEC",
                    help="how answers are written: extractive (default, no LLM), local (packaged SmolLM2), "

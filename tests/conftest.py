@@ -83,6 +83,24 @@ def llama_server(tmp_path_factory):
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def embedding_server(tmp_path_factory, model_cache_dir):
+    """A real embedding server on loopback: llama.cpp's server (``llama_cpp.server --embedding``)
+    serving the packaged all-MiniLM-L6-v2, converted to GGUF once per checkout into the test
+    model cache. Yields its OpenAI-compatible URL (ending in /v1); the model is
+    ``eval.bench.embedding_server.MODEL_NAME``."""
+    from tests import requires
+
+    requires.module("llama_cpp")
+    requires.module("gguf", "scripts/setup --dev installs the [test] extra")
+    from eval.bench.embedding_server import llama_cpp_embedding_server, minilm_gguf
+
+    gguf_file = minilm_gguf(model_cache_dir)
+    log = tmp_path_factory.mktemp("embedding-server") / "server.log"
+    with llama_cpp_embedding_server(gguf_file, threads=1, log=log) as url:
+        yield url
+
+
 @pytest.fixture
 def data_dir(tmp_path) -> Path:
     d = tmp_path / "data"
