@@ -3,8 +3,9 @@
 A document whose content (and chunking settings) are unchanged since the last run is not
 read past its hash and not re-embedded. A changed document's new chunks are written first
 and its stale chunks deleted after, so it never disappears from the index mid-update.
-Documents are written in small groups: a crash loses at most the group in flight, and the
-next run finds those documents incomplete and redoes them.
+Reading, embedding and writing overlap (``Ingestor._write``): each file is written soon after it
+is read. Documents are written in small groups: a crash loses at most the groups in flight, and
+the next run finds those documents incomplete and redoes them.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import queue
 import stat
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,9 +33,11 @@ from ingest.progress import ProgressCallback, Tracker
 from ingest.chunking import chunk_id, chunk_spans, table_row_groups
 from ingest.readers import READERS, SECTION_SEPARATOR, ParsedDocument, Section, Unreadable, parse
 
-GROUP_CHUNKS = 256  # chunks embedded and written together
-# Files are written as they are read; small ones are gathered for up to this long first, so
-# thousands of tiny files are not written one Chroma call each.
+GROUP_CHUNKS = 256  # chunks embedded together (and written together, unless writes queue up)
+READ_AHEAD_DOCS = 16  # documents read and chunked ahead of the encoder (bounds memory)
+WRITE_AHEAD_GROUPS = 2  # embedded groups waiting for the writer
+# Files are embedded and written as they are read; small ones are gathered for up to this long
+# first, so thousands of tiny files are not embedded and written one request and one Chroma call each.
 FLUSH_SECONDS = 2.0
 
 
@@ -62,6 +67,11 @@ class IngestReport:
         return sum(1 for r in self.results if r.status == status)
 
     @property
+    def chunks_per_second(self) -> float:
+        """Chunks written per second of the whole run (reading, embedding and writing)."""
+        return self.chunks_written / self.seconds if self.seconds > 0 else 0.0
+
+    @property
     def changed(self) -> bool:
         return bool(self.chunks_written or self.chunks_deleted)
 
@@ -76,6 +86,7 @@ class IngestReport:
             "chunks_written": self.chunks_written,
             "chunks_deleted": self.chunks_deleted,
             "seconds": round(self.seconds, 2),
+            "chunks_per_second": round(self.chunks_per_second, 1),
             "files": [asdict(r) for r in self.results],
         }
 
@@ -86,7 +97,8 @@ class IngestReport:
         )
         if self.count("removed"):
             head += f", {self.count('removed')} removed"
-        head += f" ({self.chunks_written} chunks written, {self.seconds:.1f} s)"
+        rate = f", {self.chunks_per_second:.1f} chunks/s" if self.chunks_written else ""
+        head += f" ({self.chunks_written} chunks written, {self.seconds:.1f} s{rate})"
         lines = [head]
         for r in self.results:
             if r.status == "skipped":
@@ -497,65 +509,140 @@ class Ingestor:
         report: IngestReport,
         current: dict[str, DocumentRecord],
     ) -> None:
-        """Embed and write documents as they are read: a group is written once it holds
-        GROUP_CHUNKS chunks or FLUSH_SECONDS have passed since the last write, so each file is
-        answerable soon after it is read, while many small files still share a write."""
+        """Read, embed and write at the same time, in three stages joined by bounded queues:
+        a reader thread runs ``prepared`` (read, parse, chunk: at most READ_AHEAD_DOCS documents
+        ahead), this thread embeds a group at a time, and a writer thread writes each embedded
+        group to Chroma (at most WRITE_AHEAD_GROUPS waiting). So a remote encoder is sent the
+        next group while the next files are read and the last group written, and every file
+        is answerable soon after it is read. A group is embedded once it holds GROUP_CHUNKS
+        chunks, or when no further document arrives within FLUSH_SECONDS of its first one.
+
+        When embedding fails (or the run is interrupted) the groups already embedded are still
+        written; what was not written is redone by the next run (the index is its own manifest).
+        """
         bar = None
         if self.progress is not False:
             from tqdm import tqdm
 
             bar = tqdm(total=0, unit="chunk", desc="embedding", file=sys.stderr,
                        disable=None if self.progress is None else False, dynamic_ncols=True)
+        read_q: queue.Queue = queue.Queue(READ_AHEAD_DOCS)
+        write_q: queue.Queue = queue.Queue(WRITE_AHEAD_GROUPS)
+        stop = threading.Event()
+        reader = _Stage("ingest-read", self._read_stage, prepared, read_q, stop)
+        writer = _Stage("ingest-write", self._write_stage, collection, write_q, manifest, report, current)
+        finished = False
         try:
-            group: list[_Prepared] = []
-            bumped = False
-            last_write = time.perf_counter()
-            for item in prepared:
-                if item.chunks and not bumped:
-                    collection.record_embeddings(*self._embeddings)  # a collection made before sizes were recorded
-                    # Before the first write: a crash from here on leaves a stamp no cache matches.
-                    collection.bump_generation()
-                    bumped = True
-                group.append(item)
-                if bar is not None:
-                    bar.total += len(item.chunks)
-                    bar.refresh()
-                if (sum(len(p.chunks) for p in group) >= GROUP_CHUNKS
-                        or time.perf_counter() - last_write >= FLUSH_SECONDS):
-                    self._write_group(collection, group, manifest, report, bar, current)
-                    group, last_write = [], time.perf_counter()
-            if group:
-                self._write_group(collection, group, manifest, report, bar, current)
+            for group in self._groups(read_q, bar):
+                vectors = self._embed_group(group, bar)
+                writer.put(write_q, (group, vectors))
+            finished = True
         finally:
+            stop.set()  # the reader stops at its next document
+            writer.put(write_q, _END)  # the writer writes what is embedded, then ends
+            writer.join()
+            reader.join(timeout=5)
             if bar is not None:
                 bar.close()
+            if not finished or writer.error is not None:
+                with contextlib.suppress(Exception):
+                    self._tracker.flush()  # the events so far reach the callback; the error wins
+        writer.raise_error()
         self._tracker.done()
 
-    def _write_group(self, collection, group, manifest, report, bar, current) -> None:
+    def _read_stage(self, prepared: Iterable[_Prepared], read_q: queue.Queue, stop: threading.Event) -> None:
+        try:
+            for item in prepared:
+                if not _put_unless(read_q, item, stop):
+                    return
+            _put_unless(read_q, _END, stop)
+        except BaseException as exc:  # handed to the embedding stage, which raises it
+            _put_unless(read_q, _Failed(exc), stop)
+
+    def _groups(self, read_q: queue.Queue, bar) -> Iterator[list[_Prepared]]:
+        """Documents from the reader, in groups (see ``_write``)."""
+        group: list[_Prepared] = []
+        size, deadline, documents = 0, 0.0, 0
+        while True:
+            try:
+                item = read_q.get(timeout=max(deadline - time.perf_counter(), 0.0) if group else None)
+            except queue.Empty:  # nothing more within FLUSH_SECONDS: embed what there is
+                yield group
+                group, size = [], 0
+                continue
+            if isinstance(item, _Failed):
+                raise item.error
+            if item is _END:
+                if group:
+                    yield group
+                return
+            if not group:
+                deadline = time.perf_counter() + FLUSH_SECONDS
+            group.append(item)
+            size += len(item.chunks)
+            if bar is not None:
+                documents += 1
+                bar.total += len(item.chunks)
+                bar.set_description(f"embedding {documents} document{'s' if documents > 1 else ''}", refresh=False)
+                bar.refresh()
+            if size >= GROUP_CHUNKS:
+                yield group
+                group, size = [], 0
+
+    def _embed_group(self, group: list[_Prepared], bar):
         chunks = [c for p in group for c in p.chunks]
-        label = group[0].doc["source"] if len(group) == 1 else f"{len(group)} documents"
-        advance = self._tracker.embedding(label)
+        advance = self._tracker.embedding(_label(group))
 
         def embedded(n: int) -> None:
             advance(n)
             if bar is not None:
                 bar.update(n)
 
-        vectors = self.embed_chunks(chunks, progress=embedded)
-        collection.upsert(chunks, vectors, {p.doc["doc_id"]: p.doc for p in group})
+        return self.embed_chunks(chunks, progress=embedded)
+
+    def _write_stage(self, collection, write_q: queue.Queue, manifest, report, current) -> None:
+        """Write embedded groups as they come; groups that queued up meanwhile share one write."""
+        started = False
+        while True:
+            batch = [write_q.get()]
+            while batch[-1] is not _END:
+                try:
+                    batch.append(write_q.get_nowait())
+                except queue.Empty:
+                    break
+            groups = [g for g in batch if g is not _END]
+            if groups and not started and any(p.chunks for group, _ in groups for p in group):
+                collection.record_embeddings(*self._embeddings)  # a collection made before sizes were recorded
+                # Before the first write: a crash from here on leaves a stamp no cache matches.
+                collection.bump_generation()
+                started = True
+            if groups:
+                self._write_groups(collection, groups, manifest, report, current)
+            if batch[-1] is _END:
+                return
+
+    def _write_groups(self, collection, groups, manifest, report, current) -> None:
+        import numpy as np
+
+        items = [p for group, _ in groups for p in group]
+        chunks = [c for p in items for c in p.chunks]
+        if chunks:
+            vectors = np.vstack([v for _, v in groups if len(v)])
+            collection.upsert(chunks, vectors, {p.doc["doc_id"]: p.doc for p in items})
         report.chunks_written += len(chunks)
         # Drop what the new version no longer has (only after the new chunks are in).
-        stale_docs = [p for p in group if p.doc["doc_id"] in manifest]
+        stale_docs = [p for p in items if p.doc["doc_id"] in manifest]
         if stale_docs:
             keep = {c.id for c in chunks}
             old_ids = collection.chunk_ids_of(p.doc["doc_id"] for p in stale_docs)
             stale = [i for i in old_ids if i not in keep]
             collection.delete_ids(stale)
             report.chunks_deleted += len(stale)
-        for p in group:
-            report.results.append(p.result)
-            current[p.doc["doc_id"]] = manifests.record(p.doc, len(p.chunks))
-        self._tracker.written(label, len(group))
+        for group, _ in groups:
+            for p in group:
+                report.results.append(p.result)
+                current[p.doc["doc_id"]] = manifests.record(p.doc, len(p.chunks))
+            self._tracker.written(_label(group), len(group))
 
     def _prune(self, collection: ChunkCollection, manifest: dict[str, DocumentRecord], report: IngestReport,
                current: dict[str, DocumentRecord]) -> None:
@@ -568,6 +655,60 @@ class Ingestor:
             current.pop(doc.doc_id, None)
             report.chunks_deleted += len(ids)
             report.results.append(FileResult(doc.source, "removed", "file no longer exists", len(ids)))
+
+
+_END = object()  # the end of a stage's queue
+
+
+@dataclass
+class _Failed:
+    error: BaseException
+
+
+def _label(group: list[_Prepared]) -> str:
+    return group[0].doc["source"] if len(group) == 1 else f"{len(group)} documents"
+
+
+def _put_unless(q: queue.Queue, item: Any, stop: threading.Event) -> bool:
+    """Put ``item`` once there is room, unless ``stop`` is set first (then False)."""
+    while not stop.is_set():
+        try:
+            q.put(item, timeout=0.2)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+class _Stage(threading.Thread):
+    """A pipeline stage on its own thread; an exception it raises is kept for ``raise_error``."""
+
+    def __init__(self, name: str, target, *args):
+        super().__init__(name=name, daemon=True)
+        self._work, self._args = target, args
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self._work(*self._args)
+        except BaseException as exc:
+            self.error = exc
+
+    def put(self, q: queue.Queue, item: Any) -> None:
+        """Hand ``item`` to this stage; if the stage has died, raise what killed it."""
+        while self.is_alive():
+            try:
+                q.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+        if item is not _END:
+            self.raise_error()
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error
 
 
 def file_metadata(doc_id: str, mtime: float) -> dict[str, Any]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import queue
+import threading
 import time
 from dataclasses import dataclass, replace
 from typing import Callable, Iterator
@@ -56,21 +58,59 @@ def report_pages(done: int, total: int) -> None:
 
 
 class Tracker:
-    """Keeps the run's counters and sends an ``IngestProgress`` on every change."""
+    """Keeps the run's counters and sends an ``IngestProgress`` on every change.
+
+    The pipeline's stages (reading, embedding, writing) run on their own threads and report
+    here at once. Events are handed to the callback in the order the changes were made, one at
+    a time, from a thread of the tracker's own: a slow callback never holds up the ingest.
+    ``flush()`` (called by ``done()``) waits until every event has been handed over and raises
+    what the callback raised, if anything. ``chunks_per_second`` is the passages embedded per
+    second since embedding began (reading and writing overlap it: the run's throughput)."""
 
     def __init__(self, callback: ProgressCallback | None, files_total: int):
         self.callback = callback
         self.state = IngestProgress("reading", "", 0, files_total)
-        self._embed_seconds = 0.0
         self._embed_started: float | None = None
+        self._lock = threading.RLock()
+        self._outbox: queue.SimpleQueue = queue.SimpleQueue()
+        self._deliverer: threading.Thread | None = None
+        self._callback_error: BaseException | None = None
 
     def _send(self, **changes) -> None:
-        self.state = replace(self.state, **changes)
-        if self.callback is not None:
-            self.callback(self.state)
+        with self._lock:
+            self.state = replace(self.state, **changes)
+            if self.callback is None:
+                return
+            self._outbox.put(self.state)
+            if self._deliverer is None:
+                self._deliverer = threading.Thread(target=self._deliver, name="ingest-progress", daemon=True)
+                self._deliverer.start()
+
+    def _deliver(self) -> None:
+        while True:
+            event = self._outbox.get()
+            if event is None:
+                return
+            if self._callback_error is None:
+                try:
+                    self.callback(event)
+                except BaseException as exc:  # raised to the ingest by flush()
+                    self._callback_error = exc
+
+    def flush(self) -> None:
+        """Wait until the callback has been given every event sent so far."""
+        with self._lock:
+            deliverer, self._deliverer = self._deliverer, None
+            if deliverer is not None:
+                self._outbox.put(None)
+        if deliverer is not None:
+            deliverer.join()
+        if self._callback_error is not None:
+            error, self._callback_error = self._callback_error, None
+            raise error
 
     def _rate(self) -> float:
-        seconds = self._embed_seconds + (time.perf_counter() - self._embed_started if self._embed_started else 0.0)
+        seconds = time.perf_counter() - self._embed_started if self._embed_started else 0.0
         return self.state.chunks_done / seconds if seconds > 0 and self.state.chunks_done else 0.0
 
     @contextlib.contextmanager
@@ -85,35 +125,40 @@ class Tracker:
 
     def left_out(self) -> None:
         """A file was skipped or found unchanged: it is done."""
-        self._send(files_done=self.state.files_done + 1,
-                   files_total=max(self.state.files_total, self.state.files_done + 1))
+        with self._lock:
+            self._send(files_done=self.state.files_done + 1,
+                       files_total=max(self.state.files_total, self.state.files_done + 1))
 
     def read(self, chunks: int) -> None:
         """A file was read and cut into ``chunks`` passages that now wait to be embedded."""
-        self.state = replace(self.state, chunks_total=self.state.chunks_total + chunks)
+        with self._lock:
+            self.state = replace(self.state, chunks_total=self.state.chunks_total + chunks)
 
     def embedding(self, source: str) -> Callable[[int], None]:
         """A callback for the encoder: ``n`` more passages embedded."""
-        self._embed_started = time.perf_counter()
-        self._send(stage="embedding", source=source)
+        with self._lock:
+            if self._embed_started is None:
+                self._embed_started = time.perf_counter()
+            self._send(stage="embedding", source=source)
 
         def advance(n: int) -> None:
-            self.state = replace(self.state, chunks_done=self.state.chunks_done + n)
-            self._send(chunks_per_second=self._rate())
+            with self._lock:
+                self.state = replace(self.state, chunks_done=self.state.chunks_done + n)
+                self._send(chunks_per_second=self._rate())
 
         return advance
 
     def written(self, source: str, files: int) -> None:
-        if self._embed_started is not None:
-            self._embed_seconds += time.perf_counter() - self._embed_started
-            self._embed_started = None
-        done = self.state.files_done + files
-        self._send(stage="written", source=source, files_done=done,
-                   files_total=max(self.state.files_total, done), chunks_per_second=self._rate())
+        with self._lock:
+            done = self.state.files_done + files
+            self._send(stage="written", source=source, files_done=done,
+                       files_total=max(self.state.files_total, done), chunks_per_second=self._rate())
 
     def done(self) -> None:
-        self._send(stage="done", source="", pages_done=0, pages_total=0,
-                   files_done=self.state.files_total, chunks_per_second=self._rate())
+        with self._lock:
+            self._send(stage="done", source="", pages_done=0, pages_total=0,
+                       files_done=self.state.files_total, chunks_per_second=self._rate())
+        self.flush()
 
 
 __all__ = ["IngestProgress", "ProgressCallback", "Tracker", "report_pages", "STAGES"]

@@ -16,9 +16,9 @@ class OllamaEmbedProxy:
     the real server's vectors for ``upstream_model`` at ``upstream`` (a ``/v1`` URL).
 
     Knobs, all off by default: ``fail`` = a list of HTTP codes to answer the next requests with
-    (then it forwards again); ``dimensions`` = keep only the first N numbers of each vector;
-    ``meet`` = a ``threading.Barrier``: each request waits there first (so a test sees whether
-    requests are in flight at once without timing anything). ``inputs`` records what was embedded.
+    (then it forwards again); ``poison`` = a text whose requests always get 500; ``dimensions`` = keep only the first N numbers of each vector;
+    ``meet`` = a ``threading.Barrier`` the next ``meet_requests`` requests wait at first (so a
+    test sees whether things happen at once without timing anything). ``inputs`` records what was embedded.
     """
 
     def __init__(self, upstream: str, upstream_model: str, models=("all-minilm",)):
@@ -28,8 +28,10 @@ class OllamaEmbedProxy:
         self.upstream_model = upstream_model
         self.models = set(models)
         self.fail: list[int] = []
+        self.poison = ""  # any request with a text containing this gets HTTP 500
         self.dimensions = 0
         self.meet: threading.Barrier | None = None
+        self.meet_requests = 0
         self.inputs: list[str] = []
         self.requests = 0
         self._lock = threading.Lock()
@@ -58,15 +60,20 @@ class OllamaEmbedProxy:
                     code = proxy.fail.pop(0) if proxy.fail else 0
                 if code:
                     return self._send(code, {"error": f"simulated HTTP {code}"}, {"Retry-After": "0"} if code == 429 else None)
+                texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+                if proxy.poison and any(proxy.poison in t for t in texts):
+                    return self._send(500, {"error": "simulated failure on this text"})
                 model = body.get("model", "")
                 if model not in proxy.models:
                     return self._send(404, {"error": f'model "{model}" not found, try pulling it first'})
-                if proxy.meet is not None:
+                with proxy._lock:
+                    meet = proxy.meet if proxy.meet_requests > 0 else None
+                    proxy.meet_requests -= 1 if meet else 0
+                if meet is not None:
                     try:
-                        proxy.meet.wait()
+                        meet.wait()
                     except threading.BrokenBarrierError:
                         pass
-                texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
                 with proxy._lock:
                     proxy.inputs.extend(texts)
                 reply = proxy.upstream.post("/embeddings", json={"model": proxy.upstream_model, "input": texts})

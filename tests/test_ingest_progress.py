@@ -53,20 +53,34 @@ def test_unchanged_and_skipped_files_count_as_done(tmp_path):
 
 def test_a_file_is_written_before_the_next_one_is_read(tmp_path, monkeypatch):
     """The first file is searchable while the second is still being read (an upload of a big
-    PDF does not keep what is already read from being answered)."""
+    PDF does not keep what is already read from being answered). Reading, embedding and writing
+    overlap, so reading the second file waits here until the first file's chunks are in the
+    store, or 60 s have passed: a pipeline that wrote only after reading everything would never
+    get there."""
+    import time
+
     monkeypatch.setattr(pipeline, "FLUSH_SECONDS", 0.0)
     first = tmp_path / "a-first.txt"
     first.write_text("The harbour office opens at seven in the morning.", encoding="utf-8")
     second = write_manual_pdf(tmp_path / "b-second.pdf")
     settings = _settings(tmp_path)
     seen: list[int] = []
+    parse = pipeline.parse
 
-    def look(event: IngestProgress) -> None:
-        if event.stage == "reading" and event.source == str(second) and not seen:
-            collection = Store(settings).open(settings.collection)
-            seen.append(len(collection.chunk_ids_of([pipeline.doc_id_for_path(first)])))
+    def parse_second_when_first_is_in(path, data):
+        if path == second and not seen:
+            deadline = time.monotonic() + 60
+            while True:
+                collection = Store(settings).open(settings.collection)
+                found = len(collection.chunk_ids_of([pipeline.doc_id_for_path(first)]))
+                if found or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            seen.append(found)
+        return parse(path, data)
 
-    Assistant(settings).ingest([first, second], on_progress=look)
+    monkeypatch.setattr(pipeline, "parse", parse_second_when_first_is_in)
+    Assistant(settings).ingest([first, second])
     assert seen and seen[0] >= 1
 
 

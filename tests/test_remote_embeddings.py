@@ -169,7 +169,7 @@ def test_failures_are_retried_and_requests_run_concurrently(tmp_path, embedding_
         ollama.fail = [503, 429, 502]
         vectors = embedder.embed(["one", "two", "three", "four"])
         assert vectors.shape == (4, 384) and ollama.requests == 1 + 3 + 2
-        ollama.meet = threading.Barrier(2, timeout=20)
+        ollama.meet, ollama.meet_requests = threading.Barrier(2, timeout=20), 2
         embedder.embed(["five", "six", "seven", "eight"])
         assert not ollama.meet.broken
         ollama.meet = None
