@@ -69,7 +69,9 @@ class Settings:
         default=PACKAGED_MODEL,
         metadata={"doc": "sentence-transformers model: the packaged all-MiniLM-L6-v2, or a local path"},
     )
-    embed_batch_size: int = field(default=32, metadata={"doc": "texts per encoder batch"})
+    embed_batch_size: int = field(
+        default=32, metadata={"doc": "texts per encoder batch (per request, with an embedding server)"}
+    )
     embed_backend: str = field(
         default="auto",
         metadata={"doc": "where embeddings are computed: in-process with auto = local (ONNX int8 for the packaged "
