@@ -161,13 +161,17 @@ def run(docs: int, questions: int, threads: int, gpu_rate: float, scale_json: st
                          else "the GPU encoder", "hours": round(1_000_000 / bound / 3600, 2),
                          "hours_in_process": round(1_000_000 / out["ingest_local"]["chunks_per_second"] / 3600, 1)}
     if scale_json:
-        scale = json.loads(Path(scale_json).read_text())
-        out["chroma_server"] = {"chunks": scale["build"].get("chunks"),
-                                "write_chunks_per_second": scale["build"].get("copy_chunks_per_second"),
-                                "ask": scale.get("ask", {}), "retrieval": scale.get("retrieval", {}),
-                                "mode": scale["config"].get("mode") or scale["config"].get("server")}
+        out["chroma_server"] = chroma_server_figures(scale_json)
     out["loadavg_end"] = os.getloadavg()[0]
     return out
+
+
+def chroma_server_figures(path: str) -> dict:
+    """Write and query figures from a ``python -m eval.bench.scale --server --json PATH`` run."""
+    scale = json.loads(Path(path).read_text())
+    return {"chunks": scale["build"].get("chunks"),
+            "write_chunks_per_second": scale["build"].get("copy_chunks_per_second"),
+            "ask": scale.get("ask", {}), "retrieval": scale.get("retrieval", {})}
 
 
 def format_table(r: dict) -> str:
@@ -216,6 +220,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="assumed chunks/s of a GPU embedding server, for the projection (default 2000)")
     p.add_argument("--scale-json", metavar="PATH", help="figures of `python -m eval.bench.scale --server --json PATH`")
     p.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    p.add_argument("--report", metavar="PATH", help="measure nothing: print the table of an earlier --json "
+                   "(with --scale-json: the Chroma-server figures added)")
     p.add_argument("--quiet", action="store_true")
     args = p.parse_args(argv)
     from assistant.config import offline_environment
@@ -228,8 +234,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[remote-embeddings {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
     try:
-        result = run(args.docs, args.questions, args.threads, args.gpu_rate, args.scale_json, log)
-    except (AssistantError, RuntimeError) as exc:
+        if args.report:
+            result = json.loads(Path(args.report).read_text())
+            if args.scale_json:
+                result["chroma_server"] = chroma_server_figures(args.scale_json)
+        else:
+            result = run(args.docs, args.questions, args.threads, args.gpu_rate, args.scale_json, log)
+    except (AssistantError, RuntimeError, OSError, ValueError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(format_table(result))
