@@ -181,7 +181,7 @@ class ChatApp:
         docs_text = f"{n} document{'s' if n != 1 else ''}, {chunks} passages" if n else "no documents yet: add some in the Documents tab"
         return (
             f"Collection **{escape_text(collection)}** · {docs_text} · "
-            f"answers: **{escape_text(answerer_label(s))}** · embeddings: {escape_text(s.embed_model)}"
+            f"answers: **{escape_text(answerer_label(s))}** · embeddings: {escape_text(embedding_label(s))}"
         )
 
     # --- chat ----------------------------------------------------------------------------
@@ -509,9 +509,16 @@ def answerer_label(s: Settings) -> str:
     return s.answerer
 
 
+def embedding_label(s: Settings) -> str:
+    """The embedding model, and the server it comes from when not computed in-process."""
+    from assistant.embed.encoder import embedding_identity, is_remote
+
+    return f"{embedding_identity(s)} at {s.embed_base_url or 'its default URL'}" if is_remote(s) else s.embed_model
+
+
 def settings_markdown(s: Settings) -> str:
     rows = [
-        ("Embedding model", s.embed_model),
+        ("Embedding model", embedding_label(s)),
         ("Answerer", answerer_label(s)),
         ("Passages to answer from (top-k)", str(s.top_k)),
         ("Candidates per retriever before fusion", str(s.fetch_k)),
