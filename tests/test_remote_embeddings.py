@@ -34,6 +34,18 @@ def questions() -> list[str]:
     return sample + [q["question"] for q in quality_suite.QUESTIONS]
 
 
+
+@pytest.fixture(autouse=True)
+def _fresh_server_clients():
+    """Clients of embedding servers are cached per process by their settings; a proxy started
+    by a later test may get the port of an earlier one, so no test inherits another's client."""
+    from assistant.embed import encoder
+
+    yield
+    for client in encoder._REMOTE.values():
+        client.close()
+    encoder._REMOTE.clear()
+
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
     """The sample article and the quality suite's twelve documents (pairs of near misses)."""
@@ -152,15 +164,12 @@ def test_a_collection_refuses_vectors_of_another_size(tmp_path, embedding_server
             Assistant(**settings).ingest([SAMPLE])
         with pytest.raises(ConfigError, match=r"\(192 dimensions\)"):
             Assistant(**settings).ask("How many targets did the US strike?")
-        encoder._REMOTE.clear()
 
 
 def test_failures_are_retried_and_requests_run_concurrently(tmp_path, embedding_server):
     """503 and 429 answers are retried (with back-off) and the ingest completes; with
     ``embed_concurrency`` 2, two batch requests are in flight at once (each waits at a barrier
     for the other: one at a time would break the barrier after its timeout)."""
-    from assistant.embed import encoder
-
     with OllamaEmbedProxy(embedding_server, MODEL_NAME) as ollama:
         a = Assistant(data_dir=tmp_path, collection="docs", embed_backend="ollama:all-minilm",
                       embed_base_url=ollama.url, embed_batch_size=2, embed_concurrency=2)
@@ -176,7 +185,6 @@ def test_failures_are_retried_and_requests_run_concurrently(tmp_path, embedding_
         ollama.fail = [500] * 10
         with pytest.raises(EmbeddingServerError, match=r"failed \(HTTP 500: simulated HTTP 500\)"):
             embedder.embed(["nine"])
-        encoder._REMOTE.clear()
 
 
 def test_embed_backend_setting_is_checked():
