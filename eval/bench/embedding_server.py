@@ -166,8 +166,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache-dir", default=None, help="where the GGUF conversion is kept "
                         "(default: the model cache directory)")
     args = parser.parse_args(argv)
+    import signal
+
     from assistant.config import default_model_cache_dir
 
+    # `kill PID` stops the server it started too (the default SIGTERM would skip the clean-up).
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
     gguf_file = minilm_gguf(args.cache_dir or default_model_cache_dir())
     with llama_cpp_embedding_server(gguf_file, args.port, threads=args.threads) as url:
         print(f"serving {MODEL_NAME} at {url}/embeddings; ingest with:\n"
