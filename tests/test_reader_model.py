@@ -42,7 +42,7 @@ def test_tiny_training_run_produces_a_loadable_model(tmp_path):
     readings = reader.read("How many targets did the US strike?", windows)
     assert len(readings) == 3
     for window, r in zip(windows, readings):
-        assert 0.0 <= r.answer_score <= 1.0 and 0.0 <= r.relevance <= 1.0
+        assert 0.0 <= r.answer_score <= 1.0 and 0.0 <= r.relevance <= 1.0 and 0.0 <= r.confidence <= 1.0
         if r.span is not None:
             a, b = r.span
             assert 0 <= a < b <= len(window) and window[a:b] == r.span_text
@@ -68,13 +68,14 @@ class TestShippedReader:
     def _best(self, reader, question):
         windows = _sample_windows(reader)
         readings = reader.read(question, windows)
-        i = max(range(len(readings)), key=lambda k: readings[k].answer_score)
+        i = max(range(len(readings)), key=lambda k: readings[k].confidence)
         return windows[i], readings[i], readings
 
-    # The shipped model had 0.24 of an epoch on a shared machine (MODEL_CARD.md): it does not yet
-    # pick these out by its answer score. Strict: when a retrained model does, these must be
-    # turned back into plain tests.
-    @pytest.mark.xfail(strict=True, reason="under-trained shipped reader: best-scored window's span is not '85'")
+    # The shipped model (0.97 of an epoch, MODEL_CARD.md) finds these spans ("85" scores highest
+    # by its span logits) but its answer-in-window head does not rank the right window first, and
+    # the ask-path calibration still chose that head. Strict: when a retrained model does, these
+    # must be turned back into plain tests.
+    @pytest.mark.xfail(strict=True, reason="shipped reader: the answer head ranks another window above the one with '85'")
     def test_short_span_with_offsets(self, reader):
         window, r, _ = self._best(reader, "How many targets did the US strike?")
         assert "85" in r.span_text
@@ -85,12 +86,12 @@ class TestShippedReader:
         _, r, _ = self._best(reader, "At which base in Jordan were the reservists killed?")
         assert "Tower 22" in r.span_text
 
-    @pytest.mark.xfail(strict=True, reason="under-trained shipped reader: answer scores do not separate (AUC ~0.6)")
+    @pytest.mark.xfail(strict=True, reason="shipped reader: answer scores do not separate (question AUC ~0.6)")
     def test_on_topic_unanswerable_question_scores_below_threshold(self, reader):
         _, r, _ = self._best(reader, "How many Iranian commanders were killed in the US airstrikes?")
-        assert r.answer_score < reader.answer_threshold
+        assert r.confidence < reader.answer_threshold
         _, r, _ = self._best(reader, "How many targets did the US strike?")
-        assert r.answer_score >= reader.answer_threshold
+        assert r.confidence >= reader.answer_threshold
 
     def test_fingerprint_and_config(self, reader):
         assert isinstance(reader.fingerprint, str) and len(reader.fingerprint) >= 8

@@ -7,10 +7,10 @@ the windows retrieval found, among passages of other articles. This runs the def
 (``ReaderAnswerer``) on SQuAD 2.0 tune articles held out from the reader's training (10-11 by
 default; retrieval over all tune passages), records the best window's answer score and whether
 its span is right, and picks the threshold with the best SQuAD 2.0-style overall F1 (an
-abstention scores 1 on an unanswerable question, 0 otherwise): ``answer_threshold`` for
-``reader_mode = full`` (the reader decides every question) and ``rescue_threshold`` for
-``reader_mode = hybrid`` (chosen on the questions the sentence model abstains on). ``--write``
-stores both in the model's ``reader_config.json``. Never run on the report articles (12-16).
+abstention scores 1 on an unanswerable question, 0 otherwise), for each kind of confidence (the
+answer head, or the best span's logits), and keeps the kind that scores better. ``--write``
+stores the kind and its threshold in the model's ``reader_config.json``. It also reports how
+often the sentence model abstains and on what. Never run on the report articles (12-16).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ def main(argv=None) -> int:
     ap.add_argument("--squad", help="SQuAD directory (default: the shared eval data)")
     ap.add_argument("--data-dir", help="index location (default: a temporary directory)")
     ap.add_argument("--limit", type=int, help="only the first N questions")
+    ap.add_argument("--read-k", type=int, default=4, help="candidates the reader reads per question (default 4)")
     ap.add_argument("--write", action="store_true", help="store the chosen threshold in the model's config")
     args = ap.parse_args(argv)
 
@@ -47,21 +48,23 @@ def main(argv=None) -> int:
     if any(names.index(t) >= squad.TUNE_ARTICLES for t in chosen):
         ap.error("only tune articles (1-11) may be used for calibration")
     data_dir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="calibrate-reader-"))
-    a = Assistant(data_dir=data_dir, collection="squad-tune", reader=args.model, answerer="extractive",
-                  reader_mode="hybrid")
+    a = Assistant(data_dir=data_dir, collection="squad-tune", reader=args.model, answerer="extractive")
     a.ingest_records(squad.passages(directory, set(names[: squad.TUNE_ARTICLES])), progress=None)
     qs = [q for q in squad.questions(directory, "tune") if q.title in set(chosen)][: args.limit]
     reader = a.answerer
-    rows = []  # (answerable, reader's best score, its span F1, the sentence model abstained)
+    kinds = {"answer": lambda r: r.answer_score, "span": lambda r: reader.reader.span_confidence(r.span_score)}
+    rows: dict[str, list] = {k: [] for k in kinds}  # (answerable, best confidence, its span F1, sentences abstained)
     for i, q in enumerate(qs):
         retrieval = a.retrieve(q.question, k=a.settings.top_k)
         question = Question(q.question, q.question, vector=retrieval.query_vector)
-        reading = reader.read(question, retrieval.hits, k=reader.rescue_k)
-        best = reading.best()
-        score = best.reading.answer_score if best else 0.0
-        f1 = M.best_f1(best.reading.span_text, q.answers) if best and q.answerable else 0.0
+        reading = reader.read(question, retrieval.hits, k=args.read_k)
         sentences_abstain = reader.sentences.answer(question, retrieval.hits).abstained
-        rows.append((q.answerable, score, f1, sentences_abstain))
+        read = [t for t in reading.tiles if t.reading is not None and t.reading.span is not None]
+        for kind, value in kinds.items():
+            best = max(read, key=lambda t: value(t.reading), default=None)
+            score = value(best.reading) if best else 0.0
+            f1 = M.best_f1(best.reading.span_text, q.answers) if best and q.answerable else 0.0
+            rows[kind].append((q.answerable, score, f1, sentences_abstain))
         if i % 100 == 0:
             print(f"{i}/{len(qs)}", file=sys.stderr, flush=True)
 
@@ -83,36 +86,46 @@ def main(argv=None) -> int:
         grid = sorted({0.0, 1.01, *(round(r[1], 4) for r in subset)})
         return max(grid, key=lambda t: overall(t, subset)[0])
 
-    # mode "full": the reader decides every question; "hybrid": only where the sentence model abstains
-    full_t = best_threshold(rows)
-    abstained = [r for r in rows if r[3]]
-    rescue_t = best_threshold(abstained)
-    f1, precision, recall = overall(full_t, rows)
-    r_f1, r_precision, r_recall = overall(rescue_t, abstained)
-    has = [r for r in rows if r[0]]
-    print(json.dumps({
-        "questions": len(rows), "answerable": len(has), "articles": chosen, "read_candidates": reader.rescue_k,
-        "full": {"threshold": full_t, "overall_f1": round(f1, 4), "abstention_precision": round(precision, 4),
-                 "abstention_recall": round(recall, 4),
-                 "hasans_f1_forced": round(sum(r[2] for r in has) / max(len(has), 1), 4),
-                 "always_abstain_f1": round(overall(1.01, rows)[0], 4),
-                 "never_abstain_f1": round(overall(0.0, rows)[0], 4)},
-        "hybrid": {"sentence_model_abstained": len(abstained),
-                   "of_them_answerable": sum(1 for r in abstained if r[0]),
-                   "rescue_threshold": rescue_t, "overall_f1_on_those": round(r_f1, 4),
-                   "abstention_precision_on_those": round(r_precision, 4),
-                   "abstention_recall_on_those": round(r_recall, 4),
-                   "always_abstain_f1_on_those": round(overall(1.01, abstained)[0], 4)},
-    }, indent=2))
+    def auc(subset) -> float:
+        """How well the confidence tells a right answer (span F1 >= 0.5) from the rest."""
+        pos = [r[1] for r in subset if r[0] and r[2] >= 0.5]
+        neg = [r[1] for r in subset if not (r[0] and r[2] >= 0.5)]
+        if not pos or not neg:
+            return float("nan")
+        return sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / (len(pos) * len(neg))
+
+    # "full": the reader decides every question; and what the sentence model abstains on
+    report, chosen_kind = {}, None
+    for kind, kind_rows in rows.items():
+        full_t = best_threshold(kind_rows)
+        abstained = [r for r in kind_rows if r[3]]
+        f1, precision, recall = overall(full_t, kind_rows)
+        has = [r for r in kind_rows if r[0]]
+        report[kind] = {
+            "right_answer_auc": round(auc(kind_rows), 4),
+            "full": {"threshold": full_t, "overall_f1": round(f1, 4), "abstention_precision": round(precision, 4),
+                     "abstention_recall": round(recall, 4),
+                     "hasans_f1_forced": round(sum(r[2] for r in has) / max(len(has), 1), 4),
+                     "always_abstain_f1": round(overall(1.01, kind_rows)[0], 4),
+                     "never_abstain_f1": round(overall(0.0, kind_rows)[0], 4)},
+            "sentence_model_abstained": {"questions": len(abstained),
+                                         "answerable": sum(1 for r in abstained if r[0]),
+                                         "reader_never_abstaining_f1": round(overall(0.0, abstained)[0], 4)},
+        }
+        if chosen_kind is None or f1 > report[chosen_kind]["full"]["overall_f1"]:
+            chosen_kind = kind
+    print(json.dumps({"questions": len(qs), "articles": chosen, "read_candidates": args.read_k,
+                      "confidence_chosen": chosen_kind, **report}, indent=2))
+    full_t = report[chosen_kind]["full"]["threshold"]
     if args.write:
         path = (MODEL_DIR if args.model == "packaged" else Path(args.model)) / "reader_config.json"
         config = json.loads(path.read_text())
+        config["confidence"] = chosen_kind
         config["answer_threshold"] = full_t
-        config["rescue_threshold"] = rescue_t
         config["answer_threshold_source"] = (f"python -m train.calibrate_reader --articles {args.articles} "
-                                             f"(ask path, {reader.rescue_k} candidates read)")
+                                             f"--read-k {args.read_k} (ask path)")
         path.write_text(json.dumps(config, indent=2) + "\n")
-        print(f"wrote answer_threshold {full_t} and rescue_threshold {rescue_t} to {path}")
+        print(f"wrote confidence {chosen_kind!r} and answer_threshold {full_t} to {path}")
     return 0
 
 

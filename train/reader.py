@@ -308,9 +308,9 @@ def quantize(src: Path, target: Path, reduce_range=True, per_channel=True, exclu
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m train.reader", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, default=runtime.MODEL_DIR, help="model folder to write")
-    ap.add_argument("--minutes", type=float, default=50.0, help="wall-time cap for the training loop")
+    ap.add_argument("--minutes", type=float, default=58.0, help="wall-time cap for the training loop")
     ap.add_argument("--max-steps", type=int, default=None,
-                    help="optimizer steps of the LR schedule (default 560; 3 with --tiny; 0: use --epochs)")
+                    help="optimizer steps of the LR schedule (default 0: --epochs of the data; 3 with --tiny)")
     ap.add_argument("--stop-step", type=int, default=None,
                     help="stop (and evaluate) after this many steps, the schedule unchanged: replays a run that "
                          "its --minutes cap stopped, independent of machine speed")
@@ -320,7 +320,7 @@ def main(argv=None):
     ap.add_argument("--layers", type=int, default=4, help="encoder layers kept from the 6 of MiniLM")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-4)
-    ap.add_argument("--eval-every", type=int, default=200)
+    ap.add_argument("--eval-every", type=int, default=400)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-export", action="store_true", help="train and evaluate only (probes)")
     args = ap.parse_args(argv)
@@ -363,7 +363,7 @@ def main(argv=None):
     base_lrs = [g["lr"] for g in opt.param_groups]
     steps_per_epoch = (len(feats) + args.batch_size - 1) // args.batch_size
     if args.max_steps is None:
-        args.max_steps = 560
+        args.max_steps = 0
     total = args.max_steps or int(args.epochs * steps_per_epoch)
     warmup = max(1, int(0.06 * total))
     log(f"training: {total} steps (batch {args.batch_size}, {steps_per_epoch} steps/epoch), layers {args.layers}, "

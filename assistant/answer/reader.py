@@ -37,6 +37,7 @@ class WindowReading:
     span: tuple[int, int] | None  # (char_start, char_end) into the window string; None if no valid span
     span_text: str
     span_score: float  # start logit + end logit of the best span
+    confidence: float = 0.0  # what answering and abstaining go by (``Reader.confidence_kind``), in [0, 1]
 
 
 # --- windows ---------------------------------------------------------------------------------
@@ -161,8 +162,13 @@ class Reader:
         self.max_answer_tokens = int(config.get("max_answer_tokens", 30))
         self.window_tokens = int(config.get("window_tokens", 80))
         self.answer_threshold = float(config.get("answer_threshold", 0.5))
-        # hybrid mode: the score above which the reader answers where the sentence model abstained
-        self.rescue_threshold = float(config.get("rescue_threshold", 1.01))
+        # What a reading's confidence is: "answer" (the calibrated answer-in-window head) or
+        # "span" (the best span's start+end logits, squashed into [0, 1]); the calibration on
+        # the ask path chooses whichever separates right answers from wrong ones better.
+        self.confidence_kind = config.get("confidence", "answer")
+        squash = config.get("span_confidence", {})
+        self._span_center = float(squash.get("center", 6.0))
+        self._span_scale = float(squash.get("scale", 2.0))
         cal = config.get("calibration", {})
         self._cal_a = float(cal.get("a", 1.0))
         self._cal_b = float(cal.get("b", 0.0))
@@ -211,6 +217,9 @@ class Reader:
     def calibrated(self, answer_logit: float) -> float:
         return _sigmoid(self._cal_a * float(answer_logit) + self._cal_b)
 
+    def span_confidence(self, span_score: float) -> float:
+        return _sigmoid((span_score - self._span_center) / self._span_scale) if span_score > float("-inf") else 0.0
+
     def read(self, question: str, windows: list[str]) -> list[WindowReading]:
         """One reading per window, in input order (all windows in one batched onnxruntime call)."""
         if not windows:
@@ -227,9 +236,10 @@ class Reader:
                 c0, c1 = offsets[i][a][0], offsets[i][b][1]
                 if c1 > c0:
                     span, text = (c0, c1), window[c0:c1]
-            readings.append(WindowReading(answer_score=self.calibrated(answer[i]),
-                                          relevance=_sigmoid(relevance[i]), span=span,
-                                          span_text=text, span_score=score))
+            answer_score = self.calibrated(answer[i])
+            confidence = self.span_confidence(score) if self.confidence_kind == "span" else answer_score
+            readings.append(WindowReading(answer_score=answer_score, relevance=_sigmoid(relevance[i]), span=span,
+                                          span_text=text, span_score=score, confidence=confidence))
         return readings
 
 

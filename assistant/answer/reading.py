@@ -83,7 +83,7 @@ class Reading:
 
     def best(self) -> Tile | None:
         read = [t for t in self.tiles if t.reading is not None and t.reading.span is not None]
-        return max(read, key=lambda t: t.reading.answer_score, default=None)
+        return max(read, key=lambda t: t.reading.confidence, default=None)
 
 
 class ReaderAnswerer:
@@ -91,8 +91,7 @@ class ReaderAnswerer:
 
     def __init__(self, tools: AnswerTools, reader: "Reader", *, rerank_k: int = 6, extra_windows: int = 3,
                  max_sentences: int = 3, margin: float = 0.15, threshold: float | None = None,
-                 sentences: "ExtractiveAnswerer | None" = None, rescue_threshold: float | None = None,
-                 rescue_k: int = 4):
+                 sentences: "ExtractiveAnswerer | None" = None):
         self.tools = tools
         self.reader = reader
         # With ``sentences`` (mode "spans"), the sentence-scoring model chooses what to quote
@@ -103,11 +102,6 @@ class ReaderAnswerer:
         self.max_sentences = max_sentences
         self.margin = margin
         self.threshold = reader.answer_threshold if threshold is None else threshold
-        # Mode "hybrid": when the sentence model abstains, the reader reads the first
-        # ``rescue_k`` candidates and answers itself if its answer score clears this threshold
-        # (the sentence model abstains on many reworded questions it could answer).
-        self.rescue_threshold = rescue_threshold
-        self.rescue_k = rescue_k
         self._tiles: OrderedDict[str, list[tuple[int, int]]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -198,12 +192,6 @@ class ReaderAnswerer:
         shown = reading.hits[: top_k or len(reading.hits)]
         if self.sentences is not None:
             answer = self.sentences.answer(question, shown)
-            if answer.abstained and self.rescue_threshold is not None:
-                rescue = self.read(question, shown, k=self.rescue_k)
-                chosen = self.choose(rescue, self.rescue_threshold)
-                if chosen:
-                    timings = {**answer.timings_ms, **rescue.timings_ms, "answer": (time.perf_counter() - t0) * 1000}
-                    return self.compose(question, rescue.hits, chosen, timings)
             if not answer.abstained:
                 self.add_spans(question, answer, reading)
             answer.timings_ms = {**reading.timings_ms, **answer.timings_ms,
@@ -264,13 +252,13 @@ class ReaderAnswerer:
         """The tiles whose spans answer: the best, and close runners-up from other sentences."""
         threshold = self.threshold if threshold is None else threshold
         best = reading.best()
-        if best is None or best.reading.answer_score < threshold:
+        if best is None or best.reading.confidence < threshold:
             return []
-        floor = max(threshold, best.reading.answer_score - self.margin)
+        floor = max(threshold, best.reading.confidence - self.margin)
         runners = sorted(
             (t for t in reading.tiles if t is not best and t.reading.span is not None
-             and t.reading.answer_score >= floor),
-            key=lambda t: -t.reading.answer_score,
+             and t.reading.confidence >= floor),
+            key=lambda t: -t.reading.confidence,
         )
         chosen = [best]
         for t in runners:
