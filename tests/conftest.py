@@ -102,6 +102,18 @@ def embedding_server(tmp_path_factory, model_cache_dir):
 
 
 @pytest.fixture
+def fresh_server_clients():
+    """Clients of embedding servers are cached per process by their settings; a proxy started
+    by a later test may get the port of an earlier one, so each test's clients are dropped."""
+    from assistant.embed import encoder
+
+    yield
+    for client in encoder._REMOTE.values():
+        client.close()
+    encoder._REMOTE.clear()
+
+
+@pytest.fixture
 def data_dir(tmp_path) -> Path:
     d = tmp_path / "data"
     d.mkdir()

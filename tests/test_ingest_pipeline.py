@@ -24,16 +24,9 @@ THIRD = "The lighthouse keeper rows out to the skerry on Sundays."
 
 
 
-@pytest.fixture(autouse=True)
-def _fresh_server_clients():
-    """Clients of embedding servers are cached per process by their settings; a proxy started
-    by a later test may get the port of an earlier one, so no test inherits another's client."""
-    from assistant.embed import encoder
+# No test inherits another's embedding-server client (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("fresh_server_clients")
 
-    yield
-    for client in encoder._REMOTE.values():
-        client.close()
-    encoder._REMOTE.clear()
 
 @pytest.fixture
 def notes(tmp_path) -> list[Path]:

@@ -35,16 +35,9 @@ def questions() -> list[str]:
 
 
 
-@pytest.fixture(autouse=True)
-def _fresh_server_clients():
-    """Clients of embedding servers are cached per process by their settings; a proxy started
-    by a later test may get the port of an earlier one, so no test inherits another's client."""
-    from assistant.embed import encoder
+# No test inherits another's embedding-server client (see tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("fresh_server_clients")
 
-    yield
-    for client in encoder._REMOTE.values():
-        client.close()
-    encoder._REMOTE.clear()
 
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
