@@ -84,9 +84,13 @@ def launch_browser(playwright):
     return playwright.chromium.launch(executable_path=requires.command(CHROMIUM, "chromium"), args=CHROMIUM_ARGS)
 
 
-def open_chat(browser, url: str):
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def open_chat(browser, url: str, viewport: dict | None = None, **context_options):
     """A fresh browser context (its own session) on the chat page, ready for questions."""
-    context = browser.new_context(viewport={"width": 1200, "height": 1000})
+    context = browser.new_context(viewport=viewport or {"width": 1200, "height": 1000}, **context_options)
     page = context.new_page()
     page.goto(url)
     page.locator("#question textarea").wait_for()
@@ -133,10 +137,19 @@ def upload(page, *paths: Path):
 
 
 def new_collection(page, name: str) -> None:
-    """Start a collection of this name with the collection box (a test's documents stay in it)."""
-    page.locator("#collection input").fill(name)
-    page.locator("#collection input").press("Enter")
+    """Create a collection of this name with "New collection" (a test's documents stay in it)."""
+    page.locator("#new-collection").click()
+    box = page.locator("#new-collection-name textarea, #new-collection-name input").first
+    box.fill(name)
+    box.press("Enter")
+    page.locator("#status").get_by_text(name).wait_for()
     page.locator("#status").get_by_text("no documents yet").wait_for()
+
+
+def pick_collection(page, name: str) -> None:
+    """Switch to an existing collection with the collection list."""
+    choose(page, "collection", name)
+    page.locator("#status strong", has_text=name).first.wait_for()
 
 
 def choose(page, elem_id: str, option_text: str) -> None:
