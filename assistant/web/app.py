@@ -45,7 +45,7 @@ html { scrollbar-gutter: stable; overflow-x: hidden; }
 #app-title h1 { margin-bottom: 0; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 #collection-row { flex: 1 1 320px; max-width: 460px; min-width: 0; align-items: end; }
 #status { opacity: 0.85; font-size: 0.9em; }
-#chat { width: 100% !important; }
+#chat { width: 100% !important; height: calc(100vh - 470px) !important; min-height: 300px !important; }
 #chat button[aria-label="Clear"] { display: none !important; }  /* one clear control: the button below */
 #chat .message a.cite { text-decoration: none; font-weight: 600; font-size: 0.85em;
   vertical-align: super; padding: 0 2px; border-radius: 4px; cursor: pointer; }
@@ -106,6 +106,7 @@ html { scrollbar-gutter: stable; overflow-x: hidden; }
 .upload-progress .bar { height: 8px; border-radius: 4px; background: var(--border-color-primary); overflow: hidden; margin: 0.3em 0; }
 .upload-progress .bar > span { display: block; height: 100%; background: var(--color-accent); }
 #indexing-note { font-size: 0.9em; color: #5c3c00; background: #fff4d6; border-radius: 6px; padding: 0.3em 0.7em; }
+#upload-result.stale { display: none !important; }
 #remove-confirm { border: 2px solid #e03131; border-radius: 8px; padding: 0.5em; }
 @media (max-width: 640px) {
   .gradio-container { padding: 0 6px !important; }
@@ -148,6 +149,21 @@ document.addEventListener("click", function (event) {
   target.scrollIntoView({block: "nearest"});
   target.classList.add("flash");
   setTimeout(function () { target.classList.remove("flash"); }, 1500);
+}, true);
+// A new pick of files hides the last upload's result until this one's arrives (a file the
+// browser refuses never reaches the server, and must not leave the old table on screen).
+document.addEventListener("change", function (event) {
+  var input = event.target;
+  if (!input || !input.matches || !input.matches("#upload input[type=file]")) return;
+  var result = document.getElementById("upload-result");
+  if (!result) return;
+  var batch = function () { var b = result.querySelector("[data-batch]"); return b ? b.getAttribute("data-batch") : ""; };
+  var before = batch();
+  result.classList.add("stale");
+  var watch = new MutationObserver(function () {
+    if (batch() !== before) { result.classList.remove("stale"); watch.disconnect(); }
+  });
+  watch.observe(result, {subtree: true, childList: true, characterData: true});
 }, true);
 (function () {
   var started = Date.now();
@@ -338,10 +354,10 @@ class ChatApp:
         try:
             results = store_and_ingest(self.assistant_for(collection), pairs, report)
         except AssistantError as exc:
-            return render_error(str(exc))
+            return _batch(render_error(str(exc)))
         except Exception as exc:  # keep the page alive; the details go to the server log
             log.exception("upload failed")
-            return render_error(f"The upload failed: {type(exc).__name__}: {exc}")
+            return _batch(render_error(f"The upload failed: {type(exc).__name__}: {exc}"))
         return upload_results_html(results)
 
     def remove_document(self, source: str, collection: str) -> str:
@@ -453,8 +469,8 @@ class ChatApp:
                         elem_id="chat",
                         label="Conversation",
                         show_label=False,
-                        height="60vh",
-                        min_height=380,
+                        height="54vh",
+                        min_height=360,
                         layout="bubble",
                         sanitize_html=True,
                         render_markdown=True,
@@ -740,6 +756,11 @@ def documents_html(docs: list[DocumentRecord], zone=None) -> str:
         "<table><thead><tr><th>Document</th><th>Passages</th><th>Indexed</th></tr></thead>"
         f"<tbody>{rows}</tbody></table>"
     )
+
+
+def _batch(html_text: str) -> str:
+    """Mark an upload's result as new (the page hides a stale one until a new one arrives)."""
+    return f'<div data-batch="{uuid.uuid4().hex[:8]}">{html_text}</div>'
 
 
 def _passages(n: int) -> str:

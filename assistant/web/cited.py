@@ -7,7 +7,6 @@ indexed. Rendered pages are small PNGs cached under ``<data_dir>/page-images``; 
 rendered the first time someone opens that source. With a login, both routes need it too.
 """
 
-from __future__ import annotations
 
 import hashlib
 import logging
@@ -73,7 +72,7 @@ def render_page(path: Path, page: int, cache_dir: Path) -> Path:
     return out
 
 
-def word_boxes(path: Path, page: int, words: str) -> tuple[list[tuple[float, float, float, float]], tuple[float, float]]:
+def word_boxes(path: Path, page: int, words: str) -> "tuple[list[tuple[float, float, float, float]], tuple[float, float]]":
     """Where ``words`` stand on the page: line boxes (left, top, right, bottom) in PDF points from
     the page's top-left, and the page size. Whitespace and case are ignored; [] when not found."""
     import pypdfium2 as pdfium
@@ -117,21 +116,24 @@ def word_boxes(path: Path, page: int, words: str) -> tuple[list[tuple[float, flo
         pdf.close()
 
 
-def page_with_words(path: Path, page: int, words: str, cache_dir: Path) -> Path:
-    """The rendered page with ``words`` boxed (the plain page when they cannot be found)."""
+def page_with_words(path: Path, page: int, words: str, cache_dir: Path, span: str = "") -> Path:
+    """The rendered page with ``words`` (the quote) marked in yellow and ``span`` (the exact
+    words that answer) boxed in orange; the plain page when neither can be found."""
     plain = render_page(path, page, cache_dir)
     words = " ".join((words or "").split())[:MAX_WORDS_CHARS]
-    if not words:
+    span = " ".join((span or "").split())[:MAX_WORDS_CHARS]
+    if not words and not span:
         return plain
-    out = cache_dir / f"{_key(path, page, PAGE_WIDTH_PX, words)}.png"
+    out = cache_dir / f"{_key(path, page, PAGE_WIDTH_PX, words, span)}.png"
     if out.is_file():
         return out
     try:
-        boxes, (width, _height) = word_boxes(path, page, words)
+        boxes, (width, _height) = word_boxes(path, page, words) if words else ([], (1.0, 1.0))
+        exact, (width, _height) = word_boxes(path, page, span) if span else ([], (width, _height))
     except Exception as exc:  # an odd PDF: the page without highlight is still worth showing
         log.debug("no word boxes on %s page %s: %s", path, page, exc)
         return plain
-    if not boxes:
+    if not boxes and not exact:
         return plain
     from PIL import Image, ImageDraw
 
@@ -141,8 +143,11 @@ def page_with_words(path: Path, page: int, words: str, cache_dir: Path) -> Path:
     overlay = Image.new("RGBA", base.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
     for left, top, right, bottom in boxes:
-        rect = [left * scale - 2, top * scale - 2, right * scale + 2, bottom * scale + 2]
-        draw.rectangle(rect, fill=(255, 214, 0, 110), outline=(230, 120, 0, 255), width=2)
+        draw.rectangle([left * scale - 2, top * scale - 2, right * scale + 2, bottom * scale + 2],
+                       fill=(255, 230, 80, 90))
+    for left, top, right, bottom in exact:
+        draw.rectangle([left * scale - 3, top * scale - 3, right * scale + 3, bottom * scale + 3],
+                       fill=(255, 170, 0, 120), outline=(214, 90, 0, 255), width=3)
     Image.alpha_composite(base, overlay).convert("RGB").save(out, optimize=True)
     return out
 
@@ -172,13 +177,14 @@ def routes(documents: Callable[[str], list], cache_dir: Path) -> list:
             raise HTTPException(status_code=404, detail=str(exc)) from None
 
     @router.get("/cited/page.png", include_in_schema=False)
-    def cited_page(request: Request, collection: str, source: str, page: int, words: str = "") -> FileResponse:
+    def cited_page(request: Request, collection: str, source: str, page: int, words: str = "",
+                   span: str = "") -> FileResponse:
         check_login(request)
         path = found(collection, source)
         if path.suffix.lower() != ".pdf" or page < 1:
             raise HTTPException(status_code=404, detail="only pages of PDFs are shown")
         try:
-            png = page_with_words(path, page, words, cache_dir)
+            png = page_with_words(path, page, words, cache_dir, span)
         except (NotServed, subprocess.TimeoutExpired) as exc:
             raise HTTPException(status_code=404, detail=str(exc)) from None
         return FileResponse(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})

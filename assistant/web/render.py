@@ -158,11 +158,14 @@ def _span(c: Citation) -> tuple[int, int] | None:
     return c.span_start, c.span_end
 
 
-def cited_words(c: Citation) -> str:
-    """The words to highlight on the cited page: the reader's span, else the quote."""
+def cited_words(c: Citation) -> dict[str, str]:
+    """What to mark on the cited page: the quote and, inside it, the reader's span."""
     span = _span(c)
-    text = c.passage[span[0]:span[1]] if span else (c.quote or "")
-    return " ".join(text.replace("…", " ").split())[:300]
+
+    def tidy(text: str) -> str:
+        return " ".join(text.replace("…", " ").split())[:300]
+
+    return {"words": tidy(c.quote or ""), "span": tidy(c.passage[span[0]:span[1]]) if span else ""}
 
 
 def cited_page_block(c: Citation, collection: str | None) -> str:
@@ -173,7 +176,7 @@ def cited_page_block(c: Citation, collection: str | None) -> str:
     from urllib.parse import urlencode
 
     query = urlencode({"collection": collection, "source": c.source, "page": int(c.page)})
-    words = urlencode({"words": cited_words(c)})
+    words = urlencode(cited_words(c))
     page = int(c.page)
     return (
         f'<div class="cited-page"><a class="cited-page-link" href="/cited/file?{escape_attr(query)}#page={page}" '
