@@ -7,7 +7,7 @@ import threading
 import time
 import unicodedata
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from assistant.config import Settings, load_settings, offline_environment
 from assistant.errors import CollectionNotFound, ConfigError, EmptyIndex, EmptyQuestion, QuestionTooLong
@@ -288,19 +288,23 @@ class Assistant:
 
     # --- the index ------------------------------------------------------------------
     def ingest(self, paths: Sequence[str | Path], *, prune: bool = False, progress: bool | None = False,
-               tags: Sequence[str] = ()):
+               tags: Sequence[str] = (), on_progress: Callable[[Any], None] | None = None):
         """Index files and directories; ``tags`` are given to every document ingested (added to
-        the tags it already has)."""
+        the tags it already has). ``on_progress`` is called with an ``ingest.progress.IngestProgress``
+        as files are read (page by page), embedded and written."""
         from ingest.pipeline import Ingestor
 
-        report = Ingestor(self.settings, self.embedder, progress=progress, tags=tags).ingest_paths(paths, prune=prune)
+        report = Ingestor(self.settings, self.embedder, progress=progress, tags=tags,
+                          on_progress=on_progress).ingest_paths(paths, prune=prune)
         self._collection = None
         return report
 
-    def ingest_records(self, records: Iterable[dict[str, Any]], progress: bool | None = False):
+    def ingest_records(self, records: Iterable[dict[str, Any]], progress: bool | None = False,
+                       on_progress: Callable[[Any], None] | None = None):
         from ingest.pipeline import Ingestor
 
-        report = Ingestor(self.settings, self.embedder, progress=progress).ingest_records(records)
+        report = Ingestor(self.settings, self.embedder, progress=progress,
+                          on_progress=on_progress).ingest_records(records)
         self._collection = None
         return report
 

@@ -15,6 +15,8 @@ import shutil
 from pathlib import Path
 from typing import Callable, Iterable
 
+from ingest.progress import report_pages
+
 OCR_LANG = "eng"
 OCR_DPI = 200  # render scale for PDF pages: 200 dpi reads body text well at half the time of 300
 INSTALL_HINT = "install Tesseract: sudo apt-get install tesseract-ocr tesseract-ocr-eng"
@@ -87,6 +89,7 @@ def ocr_images(key_data: bytes, label: str, images: Iterable[tuple[int, Callable
         out[n] = pytesseract.image_to_string(image, lang=OCR_LANG)
         PAGES_OCRED[0] += 1
         done += 1
+        report_pages(done, total)
         if progress:
             progress(label, done, total)
         if cache_file is not None:  # after every page: an interrupted run keeps what it read

@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 
 from ingest import ocr
+from ingest.progress import report_pages
 from ingest.document import HeadingStack, ParsedDocument, Section, Unreadable, title_from_name
 from ingest.tables import markdown_rows, table_text
 from ingest.textquality import looks_like_text
@@ -221,6 +222,7 @@ def read_pdf(path, data: bytes) -> ParsedDocument:
                 pages.append(segments)
             finally:
                 page.close()
+                report_pages(i + 1, len(pdf))
         if to_ocr:
             scale = ocr.OCR_DPI / 72
 

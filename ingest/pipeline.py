@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence, Sized
 
 from assistant.config import Settings
 from assistant.index import manifest as manifests
@@ -26,10 +26,14 @@ from assistant.errors import AssistantError, ConfigError, IngestLocked, PathNotF
 from assistant.index.store import ChunkCollection, Store
 from assistant.types import Chunk, DocumentRecord
 from ingest import ocr
+from ingest.progress import ProgressCallback, Tracker
 from ingest.chunking import chunk_id, chunk_spans, table_row_groups
 from ingest.readers import READERS, SECTION_SEPARATOR, ParsedDocument, Section, Unreadable, parse
 
 GROUP_CHUNKS = 256  # chunks embedded and written together
+# Files are written as they are read; small ones are gathered for up to this long first, so
+# thousands of tiny files are not written one Chroma call each.
+FLUSH_SECONDS = 2.0
 
 
 @dataclass
@@ -205,7 +209,7 @@ class Ingestor:
     """Ingests files or in-memory records into one collection."""
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None, progress: bool | None = None,
-                 tags: Sequence[str] = ()):
+                 tags: Sequence[str] = (), on_progress: ProgressCallback | None = None):
         from assistant.index.scope import check_tag
 
         self.settings = settings
@@ -213,6 +217,8 @@ class Ingestor:
         self.progress = progress  # None: a bar when stderr is a terminal
         self.tags = sorted({check_tag(t) for t in tags})  # given to every document ingested
         self._retag: list[tuple[DocumentRecord, list[str]]] = []  # unchanged documents given new tags
+        self.on_progress = on_progress  # called with an IngestProgress as the run advances
+        self._tracker = Tracker(None, 0)
 
     # public entry points
     def ingest_paths(self, paths: Sequence[str | Path], *, prune: bool = False) -> IngestReport:
@@ -224,7 +230,10 @@ class Ingestor:
             manifest = manifests.load(self.settings, collection)
             current = dict(manifest)
             report = IngestReport(self.settings.collection, results=list(problems))
-            prepared = list(self._prepare_files(files, manifest, report, resolved))
+            self._tracker = Tracker(self.on_progress, len(files) + len(problems))
+            for _ in problems:
+                self._tracker.left_out()
+            prepared = self._prepare_files(files, manifest, report, resolved)
             self._write(collection, prepared, manifest, report, current)
             self._apply_retags(collection, report, current)
             if prune:
@@ -241,33 +250,39 @@ class Ingestor:
             manifest = manifests.load(self.settings, collection)
             current = dict(manifest)
             report = IngestReport(self.settings.collection)
-            prepared = []
-            now = _now()
-            for rec in records:
-                doc_id = _valid_text(str(rec["id"]))
-                source = _valid_text(str(rec.get("source") or doc_id))
-                text = _valid_text(str(rec.get("text") or ""))
-                title = _valid_text(str(rec.get("title") or ""))
-                digest = content_hash(f"{title}\x00{text}".encode("utf-8", "surrogatepass"), self.settings)
-                if not text.strip():
-                    report.results.append(FileResult(source, "skipped", "no text"))
-                    continue
-                old = manifest.get(doc_id)
-                tags = self._tags_for(old, rec.get("tags") or ())
-                if old and old.content_hash == digest and old.complete:
-                    report.results.append(FileResult(source, "unchanged", chunks=old.chunks))
-                    if tags != sorted(old.tags):
-                        self._retag.append((old, tags))
-                    continue
-                doc = ParsedDocument(title, [Section(text)])
-                item = self._chunk(doc_id, source, doc, digest, "record", now, "updated" if old else "added")
-                item.doc["tags"] = tags
-                prepared.append(item)
-            self._write(collection, prepared, manifest, report, current)
+            self._tracker = Tracker(self.on_progress, len(records) if isinstance(records, Sized) else 0)
+            self._write(collection, self._prepare_records(records, manifest, report), manifest, report, current)
             self._apply_retags(collection, report, current)
             self._finish(collection, report, current)
             report.seconds = time.perf_counter() - started
             return report
+
+    def _prepare_records(self, records: Iterable[dict[str, Any]], manifest: dict[str, DocumentRecord],
+                         report: IngestReport) -> Iterator[_Prepared]:
+        now = _now()
+        for rec in records:
+            doc_id = _valid_text(str(rec["id"]))
+            source = _valid_text(str(rec.get("source") or doc_id))
+            text = _valid_text(str(rec.get("text") or ""))
+            title = _valid_text(str(rec.get("title") or ""))
+            digest = content_hash(f"{title}\x00{text}".encode("utf-8", "surrogatepass"), self.settings)
+            if not text.strip():
+                report.results.append(FileResult(source, "skipped", "no text"))
+                self._tracker.left_out()
+                continue
+            old = manifest.get(doc_id)
+            tags = self._tags_for(old, rec.get("tags") or ())
+            if old and old.content_hash == digest and old.complete:
+                report.results.append(FileResult(source, "unchanged", chunks=old.chunks))
+                if tags != sorted(old.tags):
+                    self._retag.append((old, tags))
+                self._tracker.left_out()
+                continue
+            doc = ParsedDocument(title, [Section(text)])
+            item = self._chunk(doc_id, source, doc, digest, "record", now, "updated" if old else "added")
+            item.doc["tags"] = tags
+            self._tracker.read(len(item.chunks))
+            yield item
 
     # steps
     def _tags_for(self, old: DocumentRecord | None, extra: Iterable[str] = ()) -> list[str]:
@@ -322,27 +337,33 @@ class Ingestor:
                 # Such a name cannot be stored or shown as text (the store and the encoder
                 # need valid Unicode), so the file is left out instead of failing the run.
                 report.results.append(FileResult(source, "skipped", "the file name is not valid UTF-8: rename the file"))
+                self._tracker.left_out()
                 continue
             if path.suffix.lower() not in READERS:
                 report.results.append(FileResult(source, "skipped", f"unsupported file type {path.suffix or '(no extension)'}"))
+                self._tracker.left_out()
                 continue
             try:
                 st = path.stat()
             except OSError as exc:
                 report.results.append(FileResult(source, "skipped", f"cannot read: {exc.strerror or exc}"))
+                self._tracker.left_out()
                 continue
             if not stat.S_ISREG(st.st_mode):
                 report.results.append(FileResult(source, "skipped", "not a regular file"))
+                self._tracker.left_out()
                 continue
             if st.st_size > limit:
                 report.results.append(
                     FileResult(source, "skipped", f"larger than the {self.settings.max_file_mb:g} MB limit (max_file_mb)")
                 )
+                self._tracker.left_out()
                 continue
             try:
                 data = path.read_bytes()
             except OSError as exc:
                 report.results.append(FileResult(source, "skipped", f"cannot read: {exc.strerror or exc}"))
+                self._tracker.left_out()
                 continue
             doc_id = (resolved or {}).get(path) or doc_id_for_path(path)
             digest = content_hash(data, self.settings)
@@ -352,15 +373,18 @@ class Ingestor:
                 report.results.append(FileResult(source, "unchanged", chunks=old.chunks))
                 if tags != sorted(old.tags):
                     self._retag.append((old, tags))
+                self._tracker.left_out()
                 continue
             try:
-                with self._ocr_progress():
+                with self._ocr_progress(), self._tracker.reading(source):
                     parsed = parse(path, data)
             except Unreadable as exc:
                 report.results.append(FileResult(source, "skipped", str(exc)))
+                self._tracker.left_out()
                 continue
             item = self._chunk(doc_id, doc_id, parsed, digest, "file", now, "updated" if old else "added")
             item.doc.update(file_metadata(doc_id, st.st_mtime), tags=tags)
+            self._tracker.read(len(item.chunks))
             yield item
 
     @contextlib.contextmanager
@@ -470,43 +494,55 @@ class Ingestor:
     def _write(
         self,
         collection: ChunkCollection,
-        prepared: list[_Prepared],
+        prepared: Iterable[_Prepared],
         manifest: dict[str, DocumentRecord],
         report: IngestReport,
         current: dict[str, DocumentRecord],
     ) -> None:
-        total = sum(len(p.chunks) for p in prepared)
-        if total:
-            # Before the first write: a crash from here on leaves a stamp no cache matches.
-            collection.bump_generation()
+        """Embed and write documents as they are read: a group is written once it holds
+        GROUP_CHUNKS chunks or FLUSH_SECONDS have passed since the last write, so each file is
+        answerable soon after it is read, while many small files still share a write."""
         bar = None
-        if total and self.progress is not False:
+        if self.progress is not False:
             from tqdm import tqdm
 
-            bar = tqdm(
-                total=total,
-                unit="chunk",
-                desc=f"embedding {len(prepared)} documents",
-                file=sys.stderr,
-                disable=None if self.progress is None else False,
-                dynamic_ncols=True,
-            )
+            bar = tqdm(total=0, unit="chunk", desc="embedding", file=sys.stderr,
+                       disable=None if self.progress is None else False, dynamic_ncols=True)
         try:
             group: list[_Prepared] = []
+            bumped = False
+            last_write = time.perf_counter()
             for item in prepared:
+                if item.chunks and not bumped:
+                    # Before the first write: a crash from here on leaves a stamp no cache matches.
+                    collection.bump_generation()
+                    bumped = True
                 group.append(item)
-                if sum(len(p.chunks) for p in group) >= GROUP_CHUNKS:
+                if bar is not None:
+                    bar.total += len(item.chunks)
+                    bar.refresh()
+                if (sum(len(p.chunks) for p in group) >= GROUP_CHUNKS
+                        or time.perf_counter() - last_write >= FLUSH_SECONDS):
                     self._write_group(collection, group, manifest, report, bar, current)
-                    group = []
+                    group, last_write = [], time.perf_counter()
             if group:
                 self._write_group(collection, group, manifest, report, bar, current)
         finally:
             if bar is not None:
                 bar.close()
+        self._tracker.done()
 
     def _write_group(self, collection, group, manifest, report, bar, current) -> None:
         chunks = [c for p in group for c in p.chunks]
-        vectors = self.embed_chunks(chunks, progress=bar.update if bar is not None else None)
+        label = group[0].doc["source"] if len(group) == 1 else f"{len(group)} documents"
+        advance = self._tracker.embedding(label)
+
+        def embedded(n: int) -> None:
+            advance(n)
+            if bar is not None:
+                bar.update(n)
+
+        vectors = self.embed_chunks(chunks, progress=embedded)
         collection.upsert(chunks, vectors, {p.doc["doc_id"]: p.doc for p in group})
         report.chunks_written += len(chunks)
         # Drop what the new version no longer has (only after the new chunks are in).
@@ -520,6 +556,7 @@ class Ingestor:
         for p in group:
             report.results.append(p.result)
             current[p.doc["doc_id"]] = manifests.record(p.doc, len(p.chunks))
+        self._tracker.written(label, len(group))
 
     def _prune(self, collection: ChunkCollection, manifest: dict[str, DocumentRecord], report: IngestReport,
                current: dict[str, DocumentRecord]) -> None:
