@@ -390,3 +390,57 @@ def test_a_pdf_citation_shows_its_page_with_the_words_and_opens_the_file(chat_ur
             assert refused.value.code == 404
     finally:
         context.close()
+
+
+def long_pages(n: int) -> list[str]:
+    """``n`` pages of distinct prose (a field manual), about 300 words each."""
+    words = ("survey", "transect", "quadrat", "sediment", "salinity", "lichen", "heather", "bracken", "plover",
+             "curlew", "estuary", "shingle", "dune", "marram", "tideline", "kelp", "limpet", "barnacle")
+    pages = []
+    for p in range(n):
+        sentences = []
+        for s in range(24):
+            a, b, c = (words[(p * 7 + s * k) % len(words)] for k in (1, 3, 5))
+            sentences.append(f"On station {p + 1}-{s + 1} the {a} record notes {b} beside the {c}, "
+                             f"measured {(p * 31 + s * 17) % 97} metres from marker {p * 24 + s}.")
+        pages.append(" ".join(sentences))
+    return pages
+
+
+def test_upload_progress_moves_and_written_files_answer_meanwhile(chat_url, browser, tmp_path):
+    small = tmp_path / "tide-notes.txt"
+    small.write_text("High tide at Brekke harbour is at 06:40 on Mondays, said the harbour master Ilse Varden.")
+    big = make_pdf(tmp_path / "field-manual.pdf", long_pages(70))
+    context, page = open_chat(browser, chat_url, DESKTOP)
+    try:
+        new_collection(page, unique("progress"))
+        page.evaluate("""() => { window.__states = []; new MutationObserver(() => {
+            const p = document.querySelector('#upload-result .upload-progress');
+            if (!p) return; const t = p.innerText;
+            if (window.__states[window.__states.length - 1] !== t) window.__states.push(t);
+          }).observe(document.body, {subtree: true, childList: true, characterData: true}); }""")
+        page.get_by_role("tab", name="Documents").click()
+        page.locator("#upload input[type=file]").set_input_files([str(small), str(big)])
+        # The small file is written first, while the PDF is still being read or embedded...
+        page.locator("#upload-result .upload-progress li", has_text="tide-notes.txt").filter(
+            has_text="added").wait_for(timeout=120_000)
+        page.get_by_role("tab", name="Chat").click()
+        page.locator("#indexing-note").get_by_text("Indexing under way").wait_for()
+        # ...and answers while the PDF is indexed.
+        message = ask(page, "When is high tide at Brekke harbour?")
+        assert "06:40" in message.inner_text()
+        assert page.locator("#upload-result .upload-progress").count() == 1, "the upload ended before the answer"
+        page.get_by_role("tab", name="Documents").click()
+        page.locator("#upload-result table").wait_for(timeout=300_000)
+        rows = page.locator("#upload-result tbody tr").all_inner_texts()
+        assert len(rows) == 2 and all("added" in r for r in rows)
+        states = page.evaluate("window.__states")
+        pdf_states = {re.search(r"field-manual\.pdf · ([^\n]*)", s).group(1) for s in states
+                      if "field-manual.pdf" in s}
+        assert any(s.startswith("reading page") for s in pdf_states), pdf_states
+        assert any(s.startswith("embedding passage") for s in pdf_states), pdf_states
+        assert len(pdf_states) >= 3, pdf_states
+        page.get_by_role("tab", name="Chat").click()
+        page.locator("#indexing-note").wait_for(state="hidden")
+    finally:
+        context.close()

@@ -103,6 +103,10 @@ html { scrollbar-gutter: stable; overflow-x: hidden; }
 .status-unchanged { color: #555; font-weight: 600; }
 .status-skipped, .status-removed { color: #a15c00; font-weight: 600; }
 .upload-progress { border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 0.5em 0.8em; }
+.upload-progress progress { width: 100%; height: 10px; accent-color: var(--color-accent); }
+.upload-progress ul { margin: 0.3em 0; padding-left: 1.2em; }
+.upload-progress .upload-file { font-weight: 600; overflow-wrap: anywhere; }
+.upload-progress .upload-note { font-size: 0.85em; opacity: 0.8; }
 .upload-progress .bar { height: 8px; border-radius: 4px; background: var(--border-color-primary); overflow: hidden; margin: 0.3em 0; }
 .upload-progress .bar > span { display: block; height: 100%; background: var(--color-accent); }
 #indexing-note { font-size: 0.9em; color: #5c3c00; background: #fff4d6; border-radius: 6px; padding: 0.3em 0.7em; }
@@ -208,6 +212,7 @@ class ChatApp:
         self.settings = settings
         self._assistants: dict[Settings, Any] = {}
         self._lock = threading.Lock()
+        self._indexing: dict[str, int] = {}  # collection -> uploads being indexed into it
         from assistant.web.conversations import ConversationList
 
         self.conversations = ConversationList(settings)
@@ -304,12 +309,10 @@ class ChatApp:
             if answer is None:
                 answer = assistant.ask(question, history=turns, **scoped)
         except (CollectionNotFound, EmptyIndex):
-            messages[-1] = {
-                "role": "assistant",
-                "content": render_error(
-                    f"Collection '{collection}' has no documents yet. Add some in the Documents tab, then ask again."
-                ),
-            }
+            why = (f"Collection '{collection}' is being indexed and has no passages written yet; ask again in a moment."
+                   if self.indexing(collection) else
+                   f"Collection '{collection}' has no documents yet. Add some in the Documents tab, then ask again.")
+            messages[-1] = {"role": "assistant", "content": render_error(why)}
             yield "", messages, {**session, "messages": messages}, None
             return
         except AssistantError as exc:
@@ -340,25 +343,43 @@ class ChatApp:
         return self.assistant_for(collection or None).ask(question).to_dict()
 
     # --- documents ---------------------------------------------------------------------------
-    def add_files(self, files: list[str] | None, collection: str, progress=None) -> str:
+    def add_files_live(self, files: list[str] | None, collection: str) -> Iterator[tuple[str, str, bool]]:
+        """Index an upload in the background. Yields (the upload's progress or results, the
+        Chat tab's note, whether another file became answerable since the last yield) while it
+        runs, and once at the end."""
+        from assistant.web.upload_progress import UploadRun
         from assistant.web.uploads import store_and_ingest
 
         if not files:
-            return ""
+            yield "", "", False
+            return
         pairs = [(Path(f).name, f) for f in files]
-
-        def report(i: int, n: int, name: str) -> None:
-            if progress is not None:
-                progress((i, n), desc=f"indexing {name}" if name else "done", unit="files")
-
+        assistant = self.assistant_for(collection)
+        run = UploadRun([name for name, _ in pairs], lambda on_progress, on_result: store_and_ingest(
+            assistant, pairs, on_progress=on_progress, on_result=on_result)).start()
+        with self._lock:
+            self._indexing[collection] = self._indexing.get(collection, 0) + 1
         try:
-            results = store_and_ingest(self.assistant_for(collection), pairs, report)
-        except AssistantError as exc:
-            return _batch(render_error(str(exc)))
-        except Exception as exc:  # keep the page alive; the details go to the server log
-            log.exception("upload failed")
-            return _batch(render_error(f"The upload failed: {type(exc).__name__}: {exc}"))
-        return upload_results_html(results)
+            written = 0
+            while run.running:
+                now = run.files_written()
+                yield run.html(), run.note(), now != written
+                written = now
+                run.wait()
+            if isinstance(run.error, AssistantError):
+                yield _batch(render_error(str(run.error))), "", True
+            elif run.error is not None:
+                log.error("upload failed", exc_info=run.error)
+                yield _batch(render_error(f"The upload failed: {type(run.error).__name__}: {run.error}")), "", True
+            else:
+                yield upload_results_html(run.outcome), "", True
+        finally:
+            with self._lock:
+                self._indexing[collection] -= 1
+
+    def indexing(self, collection: str) -> bool:
+        with self._lock:
+            return self._indexing.get(collection, 0) > 0
 
     def remove_document(self, source: str, collection: str) -> str:
         from assistant.web.uploads import is_upload
@@ -463,6 +484,7 @@ class ChatApp:
             status = gr.Markdown(self.status_line(s.collection, first_docs), elem_id="status")
             with gr.Tabs():
                 with gr.Tab("Chat", id="chat-tab"):
+                    indexing_note = gr.HTML(visible=False, elem_id="indexing-note")
                     scope_sources, scope_tags = scope_picker.build(first_docs)
                     chatbot = gr.Chatbot(
                         value=[],
@@ -576,13 +598,19 @@ class ChatApp:
             private = dict(api_visibility="private", show_progress="hidden")
 
             # documents
-            def add(files, collection_name, progress=gr.Progress()):
-                return self.add_files(files, collection_name, progress)
+            def add(files, collection_name, request: gr.Request):
+                """Index the upload; the progress (and the Chat tab's note) move while it runs, and
+                the document list shows each file as soon as it is answerable."""
+                for shown_now, note, written in self.add_files_live(files, collection_name):
+                    docs_update = gr.update()
+                    if written:
+                        docs_update = documents_html(self.documents(collection_name), zone_of(request))
+                    yield shown_now, gr.update(value=note, visible=bool(note)), docs_update
 
             refresh_outputs = [status, doc_list, to_remove, chatbot]
             uploads.upload(
-                add, [uploads, collection], upload_result, api_visibility="private",
-                concurrency_id="index", concurrency_limit=1,
+                add, [uploads, collection], [upload_result, indexing_note, doc_list], api_visibility="private",
+                concurrency_id="index", concurrency_limit=1, show_progress="hidden",
             ).then(lambda: None, None, uploads, **private).then(refresh, collection, refresh_outputs, **private)
             # A new pick of files replaces the last result (a refused file must not leave the old table).
             uploads.change(lambda files: "" if files else gr.update(), uploads, upload_result, **private)
