@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.corpora import write_pdf
 from tests.ui_helpers import (
     DESKTOP,
     PHONE,
@@ -28,6 +29,7 @@ from tests.ui_helpers import (
     choose,
     free_port,
     launch_browser,
+    long_pages,
     new_collection,
     open_chat,
     pick_collection,
@@ -90,10 +92,15 @@ def settled(page) -> None:
 
 
 def in_view(page, selector: str) -> bool:
-    box = page.locator(selector).first.bounding_box()
-    size = page.viewport_size
-    return bool(box) and box["y"] >= 0 and box["y"] + box["height"] <= size["height"] and box["x"] >= 0 \
-        and box["x"] + box["width"] <= size["width"]
+    """True once the element sits wholly inside the viewport (the layout settles within 5 s)."""
+    try:
+        page.wait_for_function(
+            """sel => { const r = document.querySelector(sel).getBoundingClientRect();
+                 return r.width > 0 && r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth; }""",
+            arg=selector, timeout=5000)
+        return True
+    except Exception:
+        return False
 
 
 def shot(page, name: str, tmp_path: Path) -> Path:
@@ -112,7 +119,8 @@ def test_layout_fits_the_screen_with_header_and_clear_in_view(chat_url, browser,
         settled(page)
         assert page.evaluate("window.scrollY") == 0
         for selector in ("#app-title", "#collection", "#clear", "#send", "#question"):
-            assert in_view(page, selector), f"{selector} is not in view on load at {size}"
+            assert in_view(page, selector), \
+                f"{selector} is not in view on load at {size}: {page.locator(selector).first.bounding_box()}"
         title = page.locator("#app-title h1").bounding_box()
         assert title["height"] < 50, "the title wraps"
         assert page_width(page) <= viewport["width"]
@@ -331,30 +339,8 @@ def test_examples_come_from_the_uploaded_document(chat_url, browser, tmp_path, s
         context.close()
 
 
-def make_pdf(path: Path, pages: list[str]) -> Path:
-    """A real multi-page PDF (reportlab), one paragraph a page."""
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfgen import canvas
-
-    c = canvas.Canvas(str(path), pagesize=A4)
-    for text in pages:
-        t = c.beginText(72, 760)
-        t.setFont("Helvetica", 12)
-        line = ""
-        for word in text.split():
-            if len(line) + len(word) > 80:
-                t.textLine(line)
-                line = ""
-            line = f"{line} {word}".strip()
-        t.textLine(line)
-        c.drawText(t)
-        c.showPage()
-    c.save()
-    return path
-
-
 def test_a_pdf_citation_shows_its_page_with_the_words_and_opens_the_file(chat_url, browser, tmp_path):
-    pdf = make_pdf(tmp_path / "lighthouse-report.pdf", [
+    pdf = write_pdf(tmp_path / "lighthouse-report.pdf", [
         "The Skerry lighthouse report covers the keepers and the lamp. Chapter one is about the keepers.",
         "The lamp of the Skerry lighthouse was replaced in 1911 by a Fresnel lens of the first order. "
         "The new lens made the light visible for twenty-two nautical miles.",
@@ -373,6 +359,8 @@ def test_a_pdf_citation_shows_its_page_with_the_words_and_opens_the_file(chat_ur
         assert image.count() == 1
         source.locator("summary").click()
         page.wait_for_function("img => img.complete && img.naturalWidth > 300", arg=image.element_handle())
+        image.scroll_into_view_if_needed()
+        shot(page, "screenshot-cited-page.png", tmp_path)
         link = source.locator("a.cited-page-link")
         href = link.get_attribute("href")
         assert href.endswith("#page=2") and "Open the PDF at page 2" in link.inner_text()
@@ -392,25 +380,10 @@ def test_a_pdf_citation_shows_its_page_with_the_words_and_opens_the_file(chat_ur
         context.close()
 
 
-def long_pages(n: int) -> list[str]:
-    """``n`` pages of distinct prose (a field manual), about 300 words each."""
-    words = ("survey", "transect", "quadrat", "sediment", "salinity", "lichen", "heather", "bracken", "plover",
-             "curlew", "estuary", "shingle", "dune", "marram", "tideline", "kelp", "limpet", "barnacle")
-    pages = []
-    for p in range(n):
-        sentences = []
-        for s in range(24):
-            a, b, c = (words[(p * 7 + s * k) % len(words)] for k in (1, 3, 5))
-            sentences.append(f"On station {p + 1}-{s + 1} the {a} record notes {b} beside the {c}, "
-                             f"measured {(p * 31 + s * 17) % 97} metres from marker {p * 24 + s}.")
-        pages.append(" ".join(sentences))
-    return pages
-
-
 def test_upload_progress_moves_and_written_files_answer_meanwhile(chat_url, browser, tmp_path):
     small = tmp_path / "tide-notes.txt"
     small.write_text("High tide at Brekke harbour is at 06:40 on Mondays, said the harbour master Ilse Varden.")
-    big = make_pdf(tmp_path / "field-manual.pdf", long_pages(70))
+    big = write_pdf(tmp_path / "field-manual.pdf", long_pages(70))
     context, page = open_chat(browser, chat_url, DESKTOP)
     try:
         new_collection(page, unique("progress"))
@@ -424,6 +397,7 @@ def test_upload_progress_moves_and_written_files_answer_meanwhile(chat_url, brow
         # The small file is written first, while the PDF is still being read or embedded...
         page.locator("#upload-result .upload-progress li", has_text="tide-notes.txt").filter(
             has_text="added").wait_for(timeout=120_000)
+        shot(page, "screenshot-upload-progress.png", tmp_path)
         page.get_by_role("tab", name="Chat").click()
         page.locator("#indexing-note").get_by_text("Indexing under way").wait_for()
         # ...and answers while the PDF is indexed.

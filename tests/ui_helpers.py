@@ -156,3 +156,18 @@ def choose(page, elem_id: str, option_text: str) -> None:
     """Pick an option of a Gradio dropdown."""
     page.locator(f"#{elem_id} input").click()
     page.locator("[data-testid=dropdown-option]", has_text=option_text).first.click()
+
+
+def long_pages(n: int) -> list[str]:
+    """``n`` pages of distinct prose (a field manual), about 300 words each."""
+    words = ("survey", "transect", "quadrat", "sediment", "salinity", "lichen", "heather", "bracken", "plover",
+             "curlew", "estuary", "shingle", "dune", "marram", "tideline", "kelp", "limpet", "barnacle")
+    pages = []
+    for p in range(n):
+        sentences = []
+        for s in range(24):
+            a, b, c = (words[(p * 7 + s * k) % len(words)] for k in (1, 3, 5))
+            sentences.append(f"On station {p + 1}-{s + 1} the {a} record notes {b} beside the {c}, "
+                             f"measured {(p * 31 + s * 17) % 97} metres from marker {p * 24 + s}.")
+        pages.append(" ".join(sentences))
+    return pages

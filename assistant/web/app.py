@@ -40,7 +40,7 @@ MAX_TURNS = 50  # a session keeps this many turns of history
 CSS = """
 html { scrollbar-gutter: stable; overflow-x: hidden; }
 .gradio-container { max-width: 1100px !important; margin: 0 auto; }
-#header { flex-wrap: wrap; align-items: end; gap: 8px 16px; }
+#header { flex-wrap: wrap; align-items: center; gap: 8px 16px; }
 #app-title { flex: 1 1 220px; min-width: 0; }
 #app-title h1 { margin-bottom: 0; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 #collection-row { flex: 1 1 320px; max-width: 460px; min-width: 0; align-items: end; }
@@ -79,7 +79,7 @@ html { scrollbar-gutter: stable; overflow-x: hidden; }
   outline: 2px solid #f59f00; }
 #chat .cited-page { margin: 0.5em 0 0.2em 0; }
 #chat .cited-page-link { font-weight: 600; font-size: 0.9em; }
-#chat .cited-page-image { display: block; max-width: 100%; width: 560px; margin-top: 0.4em;
+#chat .cited-page-image { display: block; max-width: 100%; width: 720px; margin-top: 0.4em;
   border: 1px solid var(--border-color-primary); border-radius: 4px; }
 #chat .short-answer { font-weight: 700; font-size: 1.1em; }
 #chat .abstained-badge { display: inline-block; font-weight: 700; font-size: 0.85em; padding: 0.15em 0.6em;
@@ -602,14 +602,16 @@ class ChatApp:
                 """Index the upload; the progress (and the Chat tab's note) move while it runs, and
                 the document list shows each file as soon as it is answerable."""
                 for shown_now, note, written in self.add_files_live(files, collection_name):
-                    docs_update = gr.update()
+                    docs_update = status_update = gr.update()
                     if written:
-                        docs_update = documents_html(self.documents(collection_name), zone_of(request))
-                    yield shown_now, gr.update(value=note, visible=bool(note)), docs_update
+                        docs = self.documents(collection_name)
+                        docs_update = documents_html(docs, zone_of(request))
+                        status_update = self.status_line(collection_name, docs)
+                    yield shown_now, gr.update(value=note, visible=bool(note)), docs_update, status_update
 
             refresh_outputs = [status, doc_list, to_remove, chatbot]
             uploads.upload(
-                add, [uploads, collection], [upload_result, indexing_note, doc_list], api_visibility="private",
+                add, [uploads, collection], [upload_result, indexing_note, doc_list, status], api_visibility="private",
                 concurrency_id="index", concurrency_limit=1, show_progress="hidden",
             ).then(lambda: None, None, uploads, **private).then(refresh, collection, refresh_outputs, **private)
             # A new pick of files replaces the last result (a refused file must not leave the old table).

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 PAGE_WIDTH_PX = 900  # wide enough to read a page's text, small enough to load at once
 MAX_WORDS_CHARS = 300
+BAND_PX = 160  # page shown above and below the cited words
 
 
 class NotServed(Exception):
@@ -118,7 +119,8 @@ def word_boxes(path: Path, page: int, words: str) -> "tuple[list[tuple[float, fl
 
 def page_with_words(path: Path, page: int, words: str, cache_dir: Path, span: str = "") -> Path:
     """The rendered page with ``words`` (the quote) marked in yellow and ``span`` (the exact
-    words that answer) boxed in orange; the plain page when neither can be found."""
+    words that answer) boxed in orange, cut to the band around them; the plain whole page when
+    neither can be found."""
     plain = render_page(path, page, cache_dir)
     words = " ".join((words or "").split())[:MAX_WORDS_CHARS]
     span = " ".join((span or "").split())[:MAX_WORDS_CHARS]
@@ -140,6 +142,7 @@ def page_with_words(path: Path, page: int, words: str, cache_dir: Path, span: st
     with Image.open(plain) as img:
         base = img.convert("RGBA")
     scale = base.width / width
+    marked = exact + boxes
     overlay = Image.new("RGBA", base.size, (0, 0, 0, 0))
     draw = ImageDraw.Draw(overlay)
     for left, top, right, bottom in boxes:
@@ -148,7 +151,12 @@ def page_with_words(path: Path, page: int, words: str, cache_dir: Path, span: st
     for left, top, right, bottom in exact:
         draw.rectangle([left * scale - 3, top * scale - 3, right * scale + 3, bottom * scale + 3],
                        fill=(255, 170, 0, 120), outline=(214, 90, 0, 255), width=3)
-    Image.alpha_composite(base, overlay).convert("RGB").save(out, optimize=True)
+    page_image = Image.alpha_composite(base, overlay).convert("RGB")
+    # The part of the page around the cited words, at full width, so the words are readable
+    # where the image is shown (the link opens the whole page).
+    top = max(0, int(min(b[1] for b in marked) * scale) - BAND_PX)
+    bottom = min(page_image.height, int(max(b[3] for b in marked) * scale) + BAND_PX)
+    page_image.crop((0, top, page_image.width, bottom)).save(out, optimize=True)
     return out
 
 
