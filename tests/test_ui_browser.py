@@ -5,63 +5,40 @@ default collection stays the sample article whatever order the tests run in."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from tests.ui_helpers import (
-    ROOT,
     ask,
     bot_messages,
     choose,
-    free_port,
-    launch_browser,
+    chat_server,
+    chromium,
     new_collection,
     open_chat,
-    start_chat_process,
-    stop,
+    sample_data_dir,
     upload,
     user_messages,
-    wait_http,
 )
 
-SCREENSHOT = ROOT / "docs" / "screenshot-chat.png"  # rewritten only with UPDATE_SCREENSHOT=1
 SAMPLE_QUESTION = "How many targets did the US strike?"
 
 
 @pytest.fixture(scope="module")
 def chat_data_dir(tmp_path_factory) -> Path:
     """A data dir holding the sample article, indexed with the real embedding model."""
-    from assistant.client import Assistant
-    from assistant.samples import sample_files
-
-    data_dir = tmp_path_factory.mktemp("chat-data")
-    report = Assistant(data_dir=data_dir, collection="default").ingest(sample_files())
-    assert report.count("added") == 1
-    return data_dir
+    return sample_data_dir(tmp_path_factory, "chat-data")
 
 
 @pytest.fixture(scope="module")
 def chat_url(chat_data_dir, tmp_path_factory):
-    port = free_port()
-    log = tmp_path_factory.mktemp("chat-log") / "chat.log"
-    proc = start_chat_process(chat_data_dir, port, log)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/", timeout=180, proc=proc, log=log)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        stop(proc)
+    yield from chat_server(chat_data_dir, tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_browser(playwright)
-        yield browser
-        browser.close()
+    yield from chromium()
 
 
 def test_answer_shows_its_sources_and_a_marker_opens_the_passage(chat_url, browser, tmp_path):
@@ -81,8 +58,8 @@ def test_answer_shows_its_sources_and_a_marker_opens_the_passage(chat_url, brows
         assert source.get_attribute("open") is not None
         assert "85 targets" in passage.locator("mark").first.inner_text()
         page.locator("#conversations label", has_text=SAMPLE_QUESTION).first.wait_for()  # in the list too
-        # Taken every time; it replaces the README's only when asked (tests leave the tree alone).
-        shot = SCREENSHOT if os.environ.get("UPDATE_SCREENSHOT") == "1" else tmp_path / SCREENSHOT.name
+        # The page renders (the README's screenshots come from tests/test_ui_web_chat.py).
+        shot = tmp_path / "chat.png"
         page.screenshot(path=str(shot))
         assert shot.stat().st_size > 10_000
     finally:

@@ -9,7 +9,7 @@ import pytest
 from assistant.client import Assistant
 from assistant.web.app import launch
 from tests.llm_helpers import ANSWERABLE, LLAMA_KEY, LLAMA_WINDOW
-from tests.ui_helpers import ask, free_port, launch_browser, open_chat, wait_http
+from tests.ui_helpers import ask, free_port, chromium, open_chat, wait_http
 
 QUESTION = "How many targets did the US strike?"
 
@@ -36,12 +36,7 @@ def _serve(settings):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_browser(playwright)
-        yield browser
-        browser.close()
+    yield from chromium()
 
 
 def test_streamed_text_appears_before_the_answer_is_complete(settings, browser, llama_server):

@@ -4,7 +4,6 @@ documents, human dates in a time zone, settings in words, the upload's progress.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from pathlib import Path
 
 import pytest
 

@@ -27,53 +27,20 @@ from tests.ui_helpers import (
     ask,
     bot_messages,
     choose,
-    free_port,
-    launch_browser,
     long_pages,
     new_collection,
     open_chat,
     pick_collection,
-    start_chat_process,
-    stop,
     upload,
     user_messages,
-    wait_http,
 )
 
 SIZES = {"desktop": DESKTOP, "phone": PHONE}
 SAMPLE_QUESTION = "How many targets did the US strike?"
 
 
-@pytest.fixture(scope="module")
-def chat_data_dir(tmp_path_factory) -> Path:
-    from assistant.client import Assistant
-    from assistant.samples import sample_files
-
-    data_dir = tmp_path_factory.mktemp("web-chat-data")
-    assert Assistant(data_dir=data_dir, collection="default").ingest(sample_files()).count("added") == 1
-    return data_dir
-
-
-@pytest.fixture(scope="module")
-def chat_url(chat_data_dir, tmp_path_factory):
-    port = free_port()
-    log = tmp_path_factory.mktemp("web-chat-log") / "chat.log"
-    proc = start_chat_process(chat_data_dir, port, log)
-    try:
-        wait_http(f"http://127.0.0.1:{port}/", timeout=180, proc=proc, log=log)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        stop(proc)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_browser(playwright)
-        yield browser
-        browser.close()
+# The same module-wide server and browser as the other browser tests (one of each per module).
+from tests.test_ui_browser import browser, chat_data_dir, chat_url  # noqa: E402,F401
 
 
 def unique(prefix: str) -> str:

@@ -84,6 +84,39 @@ def launch_browser(playwright):
     return playwright.chromium.launch(executable_path=requires.command(CHROMIUM, "chromium"), args=CHROMIUM_ARGS)
 
 
+def chromium():
+    """Debian's Chromium driven by Playwright, for a module's tests (a generator for a fixture)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_browser(playwright)
+        yield browser
+        browser.close()
+
+
+def sample_data_dir(tmp_path_factory, name: str) -> Path:
+    """A data dir holding the sample article in ``default``, indexed with the real embedding model."""
+    from assistant.client import Assistant
+    from assistant.samples import sample_files
+
+    data_dir = tmp_path_factory.mktemp(name)
+    report = Assistant(data_dir=data_dir, collection="default").ingest(sample_files())
+    assert report.count("added") == 1
+    return data_dir
+
+
+def chat_server(data_dir: Path, tmp_path_factory):
+    """``assistant chat`` on ``data_dir`` in its own process; yields its URL (a fixture generator)."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("chat-log") / "chat.log"
+    proc = start_chat_process(data_dir, port, log)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/", timeout=180, proc=proc, log=log)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        stop(proc)
+
+
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 

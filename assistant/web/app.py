@@ -16,7 +16,6 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import fields
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -111,6 +110,8 @@ html { scrollbar-gutter: stable; overflow-x: hidden; }
 .upload-progress .bar > span { display: block; height: 100%; background: var(--color-accent); }
 #indexing-note { font-size: 0.9em; color: #5c3c00; background: #fff4d6; border-radius: 6px; padding: 0.3em 0.7em; }
 #upload-result.stale { display: none !important; }
+/* A refused file is explained by the message the browser shows; no lasting red "Error" on the box. */
+#upload .error { display: none !important; }
 #remove-confirm { border: 2px solid #e03131; border-radius: 8px; padding: 0.5em; }
 @media (max-width: 640px) {
   .gradio-container { padding: 0 6px !important; }
@@ -777,7 +778,7 @@ def documents_html(docs: list[DocumentRecord], zone=None) -> str:
     rows = "".join(
         f'<tr><td class="doc-name"><div>{escape_text(name(d))}</div>'
         + (f'<div class="doc-title">{escape_text(d.title)}</div>' if d.title and d.title != name(d) else "")
-        + (f'<div class="doc-incomplete">incomplete: upload it again</div>' if not d.complete else "")
+        + ('<div class="doc-incomplete">incomplete: upload it again</div>' if not d.complete else "")
         + f'</td><td class="doc-passages">{d.chunks}</td>'
         f'<td class="doc-when" title="{escape_text(d.ingested_at)}">{escape_text(human_time(d.ingested_at, zone))}</td></tr>'
         for d in docs
