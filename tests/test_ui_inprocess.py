@@ -4,6 +4,8 @@ optional login. Real index, real embedding model, real server, real browser."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from assistant.client import Assistant
@@ -104,6 +106,18 @@ def test_login_is_required_when_configured(settings, browser):
             Client(url, auth=("reader", "wrong"), verbose=False)
         client = Client(url, auth=("reader", "correct horse battery"), verbose=False)
         assert client.predict(QUESTION, "", api_name="/ask")["citations"]
+        # The cited pages and files need the login too (the page's cookie has it).
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+
+        source = client.predict("default", api_name="/documents")[0]["source"]
+        query = urllib.parse.urlencode({"collection": "default", "source": source})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{url}cited/file?{query}")
+        assert refused.value.code == 401
+        served = page.request.get(f"{url}cited/file?{query}")
+        assert served.status == 200 and served.body() == Path(source).read_bytes()
     finally:
         context.close()
         demo.close()
