@@ -44,6 +44,8 @@ html { scrollbar-gutter: stable; overflow-x: hidden; }
 #app-title h1 { margin-bottom: 0; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 #collection-row { flex: 1 1 320px; max-width: 460px; min-width: 0; align-items: end; }
 #status { opacity: 0.85; font-size: 0.9em; }
+#clear { white-space: nowrap; }
+#new-collection { align-self: center; }
 #chat { width: 100% !important; height: calc(100vh - 470px) !important; min-height: 300px !important; }
 #chat button[aria-label="Clear"] { display: none !important; }  /* one clear control: the button below */
 #chat .message a.cite { text-decoration: none; font-weight: 600; font-size: 0.85em;
