@@ -109,10 +109,13 @@ class Assistant:
 
             from assistant.answer.extractive import ExtractiveAnswerer
 
-            sentences = ExtractiveAnswerer(tools, s.max_answer_sentences) if s.reader_mode == "spans" else None
-            reader = ReaderAnswerer(tools, load_reader(s.reader), rerank_k=s.rerank_k,
+            model = load_reader(s.reader)
+            sentences = (ExtractiveAnswerer(tools, s.max_answer_sentences)
+                         if s.reader_mode in ("spans", "hybrid") else None)
+            reader = ReaderAnswerer(tools, model, rerank_k=s.rerank_k,
                                     extra_windows=s.reader_extra_windows, max_sentences=s.max_answer_sentences,
-                                    sentences=sentences)
+                                    sentences=sentences,
+                                    rescue_threshold=model.rescue_threshold if s.reader_mode == "hybrid" else None)
         self._reranker = reader
         if s.answerer == "extractive":
             if reader is not None:

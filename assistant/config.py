@@ -128,7 +128,8 @@ class Settings:
     reader_mode: str = field(
         default="spans",
         metadata={"doc": "how the reader is used: spans (it reranks and finds the exact words; the sentence model "
-                  "chooses what to quote and when to abstain) or full (the reader also chooses and abstains)"},
+                  "chooses what to quote and when to abstain), hybrid (as spans, and where the sentence model "
+                  "abstains the reader answers when it is confident) or full (the reader chooses and abstains)"},
     )
     rerank_k: int = field(
         default=0, metadata={"doc": "fused candidates the reader reranks, one short window of each read (0 = none; "
@@ -372,8 +373,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("fusion_coverage_low must be at least 0 and below fusion_coverage_high")
     if s.top_k < 1 or s.fetch_k < 1:
         raise ConfigError("top_k and fetch_k must be at least 1")
-    if s.reader_mode not in ("spans", "full"):
-        raise ConfigError(f"bad reader_mode {s.reader_mode!r}: use spans or full")
+    if s.reader_mode not in ("spans", "hybrid", "full"):
+        raise ConfigError(f"bad reader_mode {s.reader_mode!r}: use spans, hybrid or full")
     if s.rerank_k < 0 or s.reader_extra_windows < 0:
         raise ConfigError("rerank_k and reader_extra_windows must be at least 0")
     if not 16 <= s.chunk_tokens <= 8192:

@@ -272,11 +272,7 @@ class Ingestor:
                 continue
             old = manifest.get(doc_id)
             tags = self._tags_for(old, rec.get("tags") or ())
-            if old and old.content_hash == digest and old.complete:
-                report.results.append(FileResult(source, "unchanged", chunks=old.chunks))
-                if tags != sorted(old.tags):
-                    self._retag.append((old, tags))
-                self._tracker.left_out()
+            if self._unchanged(old, digest, tags, source, report):
                 continue
             doc = ParsedDocument(title, [Section(text)])
             item = self._chunk(doc_id, source, doc, digest, "record", now, "updated" if old else "added")
@@ -285,6 +281,18 @@ class Ingestor:
             yield item
 
     # steps
+    def _unchanged(self, old: DocumentRecord | None, digest: str, tags: list[str], source: str,
+                   report: IngestReport) -> bool:
+        """True (and recorded) when the document is indexed completely with this content; new
+        tags for it are applied later without re-embedding."""
+        if not (old and old.content_hash == digest and old.complete):
+            return False
+        report.results.append(FileResult(source, "unchanged", chunks=old.chunks))
+        if tags != sorted(old.tags):
+            self._retag.append((old, tags))
+        self._tracker.left_out()
+        return True
+
     def _tags_for(self, old: DocumentRecord | None, extra: Iterable[str] = ()) -> list[str]:
         """A document keeps its tags across updates; this ingest's tags are added."""
         from assistant.index.scope import check_tag
@@ -369,11 +377,7 @@ class Ingestor:
             digest = content_hash(data, self.settings)
             old = manifest.get(doc_id)
             tags = self._tags_for(old)
-            if old and old.content_hash == digest and old.complete:
-                report.results.append(FileResult(source, "unchanged", chunks=old.chunks))
-                if tags != sorted(old.tags):
-                    self._retag.append((old, tags))
-                self._tracker.left_out()
+            if self._unchanged(old, digest, tags, source, report):
                 continue
             try:
                 with self._ocr_progress(), self._tracker.reading(source):

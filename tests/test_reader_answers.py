@@ -112,3 +112,32 @@ def test_a_missing_reader_model_is_a_clear_error(assistant, tmp_path):
     broken = Assistant(assistant.settings.replace(reader=str(tmp_path / "no-model")))
     with pytest.raises(ConfigError, match="reader"):
         broken.ask("How many targets did the US strike?")
+
+
+def _hybrid(assistant, rescue_threshold: float):
+    """The assistant in hybrid mode with the given rescue threshold (the shipped one by default)."""
+    a = Assistant(assistant.settings.replace(reader_mode="hybrid"))
+    a.answerer.rescue_threshold = rescue_threshold
+    return a
+
+
+def test_hybrid_lets_the_reader_answer_where_the_sentence_model_abstains(assistant):
+    """Where the sentence model abstains, hybrid mode reads the first candidates and answers with
+    the reader's span when its score clears the rescue threshold (0 here: always), quoting the
+    sentence that holds it; at a threshold no score reaches it abstains as the sentence model does."""
+    question = "How much money did the airstrikes cost?"
+    assert assistant.ask(question).abstained  # the sentence model (mode spans) abstains
+    rescued = _hybrid(assistant, 0.0).ask(question)
+    assert not rescued.abstained and rescued.short_answer and rescued.citations
+    c = rescued.citations[0]
+    assert 0 <= c.span_start < c.span_end <= len(c.passage)
+    assert " ".join(c.passage[c.span_start:c.span_end].split()) in rescued.short_answer
+    assert re.sub(r" \[\d+\]", "", rescued.text).strip().split()[0] in c.passage  # quoted verbatim
+    assert _hybrid(assistant, 1.01).ask(question).abstained
+
+
+def test_hybrid_keeps_the_sentence_models_answers_when_it_answers(assistant):
+    question = "How many targets did the US strike?"
+    spans, hybrid = assistant.ask(question), _hybrid(assistant, 0.0).ask(question)
+    assert not spans.abstained
+    assert (hybrid.text, hybrid.short_answer) == (spans.text, spans.short_answer)

@@ -161,6 +161,8 @@ class Reader:
         self.max_answer_tokens = int(config.get("max_answer_tokens", 30))
         self.window_tokens = int(config.get("window_tokens", 80))
         self.answer_threshold = float(config.get("answer_threshold", 0.5))
+        # hybrid mode: the score above which the reader answers where the sentence model abstained
+        self.rescue_threshold = float(config.get("rescue_threshold", 1.01))
         cal = config.get("calibration", {})
         self._cal_a = float(cal.get("a", 1.0))
         self._cal_b = float(cal.get("b", 0.0))

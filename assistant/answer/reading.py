@@ -91,7 +91,8 @@ class ReaderAnswerer:
 
     def __init__(self, tools: AnswerTools, reader: "Reader", *, rerank_k: int = 6, extra_windows: int = 3,
                  max_sentences: int = 3, margin: float = 0.15, threshold: float | None = None,
-                 sentences: "ExtractiveAnswerer | None" = None):
+                 sentences: "ExtractiveAnswerer | None" = None, rescue_threshold: float | None = None,
+                 rescue_k: int = 4):
         self.tools = tools
         self.reader = reader
         # With ``sentences`` (mode "spans"), the sentence-scoring model chooses what to quote
@@ -102,6 +103,11 @@ class ReaderAnswerer:
         self.max_sentences = max_sentences
         self.margin = margin
         self.threshold = reader.answer_threshold if threshold is None else threshold
+        # Mode "hybrid": when the sentence model abstains, the reader reads the first
+        # ``rescue_k`` candidates and answers itself if its answer score clears this threshold
+        # (the sentence model abstains on many reworded questions it could answer).
+        self.rescue_threshold = rescue_threshold
+        self.rescue_k = rescue_k
         self._tiles: OrderedDict[str, list[tuple[int, int]]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -141,12 +147,13 @@ class ReaderAnswerer:
             present = set(terms(tile.text)) & q
             tile.keyword = sum(weights[t] for t in present) / total
 
-    def read(self, question: Question, hits: Sequence[Hit]) -> Reading:
-        """Rerank ``hits`` and read their best tiles (see the module docstring)."""
+    def read(self, question: Question, hits: Sequence[Hit], k: int | None = None) -> Reading:
+        """Rerank ``hits`` (the first ``k``, default ``rerank_k``) and read their best tiles (see
+        the module docstring)."""
         t0 = time.perf_counter()
         hits = list(hits)
         asked = reading_question(question)
-        first = hits[: max(self.rerank_k, 1)]
+        first = hits[: max(self.rerank_k if k is None else k, 1)]
         tiles_by_hit: list[list[Tile]] = []
         for i, hit in enumerate(first):
             tiles = [Tile(i, s, e, hit.chunk.text[s:e]) for s, e in self.tiles_of(hit)]
@@ -191,6 +198,12 @@ class ReaderAnswerer:
         shown = reading.hits[: top_k or len(reading.hits)]
         if self.sentences is not None:
             answer = self.sentences.answer(question, shown)
+            if answer.abstained and self.rescue_threshold is not None:
+                rescue = self.read(question, shown, k=self.rescue_k)
+                chosen = self.choose(rescue, self.rescue_threshold)
+                if chosen:
+                    timings = {**answer.timings_ms, **rescue.timings_ms, "answer": (time.perf_counter() - t0) * 1000}
+                    return self.compose(question, rescue.hits, chosen, timings)
             if not answer.abstained:
                 self.add_spans(question, answer, reading)
             answer.timings_ms = {**reading.timings_ms, **answer.timings_ms,
@@ -247,12 +260,13 @@ class ReaderAnswerer:
                 shorts.append(" ".join(c.passage[a:b].split()))
         answer.short_answer = "; ".join(dict.fromkeys(x for x in shorts[:1] if x))
 
-    def choose(self, reading: Reading) -> list[Tile]:
+    def choose(self, reading: Reading, threshold: float | None = None) -> list[Tile]:
         """The tiles whose spans answer: the best, and close runners-up from other sentences."""
+        threshold = self.threshold if threshold is None else threshold
         best = reading.best()
-        if best is None or best.reading.answer_score < self.threshold:
+        if best is None or best.reading.answer_score < threshold:
             return []
-        floor = max(self.threshold, best.reading.answer_score - self.margin)
+        floor = max(threshold, best.reading.answer_score - self.margin)
         runners = sorted(
             (t for t in reading.tiles if t is not best and t.reading.span is not None
              and t.reading.answer_score >= floor),

@@ -30,6 +30,7 @@ OUT = ROOT / "eval" / "out" / "bench-answerers"
 SUITES = ("sample-article", "squad-paraphrased", "squad-report")
 ANSWERERS = {
     "reader": {"answerer": "extractive", "reader": "packaged", "reader_mode": "spans", "rerank_k": 0},
+    "reader-hybrid": {"answerer": "extractive", "reader": "packaged", "reader_mode": "hybrid", "rerank_k": 0},
     "reader-rerank": {"answerer": "extractive", "reader": "packaged", "reader_mode": "spans", "rerank_k": 6},
     "reader-full": {"answerer": "extractive", "reader": "packaged", "reader_mode": "full", "rerank_k": 6},
     "sentences": {"answerer": "extractive", "reader": "off"},
