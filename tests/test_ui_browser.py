@@ -319,7 +319,10 @@ def test_a_reloaded_page_finds_its_conversation_in_the_list(chat_url, browser):
         message = ask(page, second_q)
         assert "drone attack" in message.inner_text()
         listed = page.locator("#conversations label")
-        listed.filter(has_text=second_q).first.wait_for()
+        # Recorded and marked as the open one (other tests may have asked the same question).
+        page.wait_for_function(
+            "q => [...document.querySelectorAll('#conversations label')].some("
+            "l => l.querySelector('input:checked') && l.innerText.includes(q))", arg=second_q)
 
         page.reload()
         page.locator("#question textarea").wait_for()

@@ -46,7 +46,13 @@ html { scrollbar-gutter: stable; overflow-x: hidden; }
 #status { opacity: 0.85; font-size: 0.9em; }
 #clear { white-space: nowrap; }
 #new-collection { align-self: center; }
-#chat { width: 100% !important; height: calc(100vh - 470px) !important; min-height: 300px !important; }
+#chat { width: 100% !important; height: calc(100vh - 500px) !important; min-height: 300px !important; }
+@media (min-width: 641px) {
+  #header { flex-wrap: nowrap; }
+  #app-title { flex: 0 1 auto; }
+  #collection-row { flex: 0 1 460px; }
+  #collection-row #collection { min-width: 0 !important; }
+}
 #chat button[aria-label="Clear"] { display: none !important; }  /* one clear control: the button below */
 #chat .message a.cite { text-decoration: none; font-weight: 600; font-size: 0.85em;
   vertical-align: super; padding: 0 2px; border-radius: 4px; cursor: pointer; }
