@@ -140,6 +140,7 @@ html { scrollbar-gutter: stable; overflow-x: hidden; }
   #ask-row #question { flex: 1 1 100%; }
   #ask-row #send, #ask-row #clear { flex: 1 1 40% !important; min-width: 0 !important; min-height: 36px;
     padding: 4px 8px !important; }
+  #ask-row #clear { white-space: normal; font-size: 0.95em; }
   .doc-list th:nth-child(3), .doc-list td.doc-when { display: none; }
   #chat .source-score { float: none; display: block; }
 }
