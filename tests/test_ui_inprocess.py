@@ -4,12 +4,14 @@ optional login. Real index, real embedding model, real server, real browser."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from assistant.client import Assistant
 from assistant.web.app import launch
 from tests.llm_helpers import ANSWERABLE, LLAMA_KEY, LLAMA_WINDOW
-from tests.ui_helpers import ask, free_port, launch_browser, open_chat, wait_http
+from tests.ui_helpers import ask, free_port, chromium, open_chat, wait_http
 
 QUESTION = "How many targets did the US strike?"
 
@@ -36,12 +38,7 @@ def _serve(settings):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_browser(playwright)
-        yield browser
-        browser.close()
+    yield from chromium()
 
 
 def test_streamed_text_appears_before_the_answer_is_complete(settings, browser, llama_server):
@@ -109,6 +106,18 @@ def test_login_is_required_when_configured(settings, browser):
             Client(url, auth=("reader", "wrong"), verbose=False)
         client = Client(url, auth=("reader", "correct horse battery"), verbose=False)
         assert client.predict(QUESTION, "", api_name="/ask")["citations"]
+        # The cited pages and files need the login too (the page's cookie has it).
+        import urllib.error
+        import urllib.parse
+        import urllib.request
+
+        source = client.predict("default", api_name="/documents")[0]["source"]
+        query = urllib.parse.urlencode({"collection": "default", "source": source})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{url}cited/file?{query}")
+        assert refused.value.code == 401
+        served = page.request.get(f"{url}cited/file?{query}")
+        assert served.status == 200 and served.body() == Path(source).read_bytes()
     finally:
         context.close()
         demo.close()

@@ -52,7 +52,13 @@ def test_sources_show_document_page_score_and_highlighted_quote():
     message = render_answer(Answer("q", "It nests [1].", citations=[c]), "m2")
     assert "report.pdf" in message and "/home/me" not in message
     assert "page 3" in message
-    assert "relevance 0.72" in message
+    # The score as a bar and words, the number and what it means in the tooltip.
+    assert "score-bar level-5" in message and "close match" in message
+    import html as html_module
+
+    tooltip = html_module.unescape(re.search(r'class="source-score" title="([^"]*)"', message).group(1))
+    assert tooltip.startswith("How close this passage's meaning is to your question: 0.72 on a 0-1 scale")
+    assert "relevance 0.72" not in message
     assert "<mark>The heron nests in April.</mark>" in message
 
 

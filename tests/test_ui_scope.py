@@ -9,7 +9,7 @@ from assistant.client import Assistant
 from assistant.web import scope_picker
 from assistant.web.app import launch
 from tests.test_scope import NEW, OLD
-from tests.ui_helpers import ask, choose, free_port, launch_browser, open_chat, wait_http
+from tests.ui_helpers import ask, choose, free_port, chromium, open_chat, wait_http
 
 
 @pytest.fixture(scope="module")
@@ -34,12 +34,7 @@ def served(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = launch_browser(playwright)
-        yield browser
-        browser.close()
+    yield from chromium()
 
 
 def test_tag_picker_keeps_the_conversation_to_the_tagged_memo(served, browser):

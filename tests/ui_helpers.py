@@ -84,9 +84,46 @@ def launch_browser(playwright):
     return playwright.chromium.launch(executable_path=requires.command(CHROMIUM, "chromium"), args=CHROMIUM_ARGS)
 
 
-def open_chat(browser, url: str):
+def chromium():
+    """Debian's Chromium driven by Playwright, for a module's tests (a generator for a fixture)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch_browser(playwright)
+        yield browser
+        browser.close()
+
+
+def sample_data_dir(tmp_path_factory, name: str) -> Path:
+    """A data dir holding the sample article in ``default``, indexed with the real embedding model."""
+    from assistant.client import Assistant
+    from assistant.samples import sample_files
+
+    data_dir = tmp_path_factory.mktemp(name)
+    report = Assistant(data_dir=data_dir, collection="default").ingest(sample_files())
+    assert report.count("added") == 1
+    return data_dir
+
+
+def chat_server(data_dir: Path, tmp_path_factory):
+    """``assistant chat`` on ``data_dir`` in its own process; yields its URL (a fixture generator)."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("chat-log") / "chat.log"
+    proc = start_chat_process(data_dir, port, log)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/", timeout=180, proc=proc, log=log)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        stop(proc)
+
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def open_chat(browser, url: str, viewport: dict | None = None, **context_options):
     """A fresh browser context (its own session) on the chat page, ready for questions."""
-    context = browser.new_context(viewport={"width": 1200, "height": 1000})
+    context = browser.new_context(viewport=viewport or {"width": 1200, "height": 1000}, **context_options)
     page = context.new_page()
     page.goto(url)
     page.locator("#question textarea").wait_for()
@@ -133,13 +170,37 @@ def upload(page, *paths: Path):
 
 
 def new_collection(page, name: str) -> None:
-    """Start a collection of this name with the collection box (a test's documents stay in it)."""
-    page.locator("#collection input").fill(name)
-    page.locator("#collection input").press("Enter")
+    """Create a collection of this name with "New collection" (a test's documents stay in it)."""
+    page.locator("#new-collection").click()
+    box = page.locator("#new-collection-name textarea, #new-collection-name input").first
+    box.fill(name)
+    box.press("Enter")
+    page.locator("#status").get_by_text(name).wait_for()
     page.locator("#status").get_by_text("no documents yet").wait_for()
+
+
+def pick_collection(page, name: str) -> None:
+    """Switch to an existing collection with the collection list."""
+    choose(page, "collection", name)
+    page.locator("#status strong", has_text=name).first.wait_for()
 
 
 def choose(page, elem_id: str, option_text: str) -> None:
     """Pick an option of a Gradio dropdown."""
     page.locator(f"#{elem_id} input").click()
     page.locator("[data-testid=dropdown-option]", has_text=option_text).first.click()
+
+
+def long_pages(n: int) -> list[str]:
+    """``n`` pages of distinct prose (a field manual), about 300 words each."""
+    words = ("survey", "transect", "quadrat", "sediment", "salinity", "lichen", "heather", "bracken", "plover",
+             "curlew", "estuary", "shingle", "dune", "marram", "tideline", "kelp", "limpet", "barnacle")
+    pages = []
+    for p in range(n):
+        sentences = []
+        for s in range(24):
+            a, b, c = (words[(p * 7 + s * k) % len(words)] for k in (1, 3, 5))
+            sentences.append(f"On station {p + 1}-{s + 1} the {a} record notes {b} beside the {c}, "
+                             f"measured {(p * 31 + s * 17) % 97} metres from marker {p * 24 + s}.")
+        pages.append(" ".join(sentences))
+    return pages

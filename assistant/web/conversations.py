@@ -37,8 +37,8 @@ def owner_of(request: Any, settings) -> str:
     return getattr(request, "username", None) or ""
 
 
-def answer_message(answer: Answer) -> dict[str, str]:
-    content = render_answer(answer, new_message_id())
+def answer_message(answer: Answer, collection: str | None = None) -> dict[str, str]:
+    content = render_answer(answer, new_message_id(), collection)
     seconds = answer.timings_ms.get("total", 0.0) / 1000
     content += f'\n\n<div class="answer-meta">{escape_text(answer.backend)} · {seconds:.2f} s</div>'
     return {"role": "assistant", "content": content}
@@ -48,12 +48,18 @@ def messages_of(conv: Conversation) -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     for a in conv.answers:
         out.append({"role": "user", "content": escape_text(a.question)})
-        out.append(answer_message(a))
+        out.append(answer_message(a, conv.collection or None))
     return out
 
 
-def choices(convs: list[Conversation]) -> list[tuple[str, str]]:
-    return [(f"{c.title or 'Untitled'}  ·  {c.updated_at[:16].replace('T', ' ')}", c.id) for c in convs]
+def choices(convs: list[Conversation], zone=None) -> list[tuple[str, str]]:
+    from assistant.web.dates import human_time
+
+    return [(f"{c.title or 'Untitled'}  ·  {human_time(c.updated_at, zone)}", c.id) for c in convs]
+
+
+def empty_session(collection: str | None = None) -> dict[str, Any]:
+    return {"turns": [], "messages": [], "conversation_id": None, "collection": collection}
 
 
 class ConversationList:
@@ -83,16 +89,21 @@ class ConversationList:
         return conv_id
 
     # --- the list ----------------------------------------------------------------------------
-    def listing(self, owner: str, selected: str | None):
-        import gradio as gr
-
+    def of_collection(self, owner: str, collection: str) -> list[Conversation]:
+        """This owner's conversations in ``collection``, newest first."""
         try:
-            convs = self.store.list(owner, MAX_LISTED)
+            convs = self.store.list(owner, MAX_LISTED * 5)
         except AssistantError as exc:
             log.warning("cannot list conversations: %s", exc)
-            convs = []
+            return []
+        return [c for c in convs if (c.collection or self.settings.collection) == collection][:MAX_LISTED]
+
+    def listing(self, owner: str, selected: str | None, collection: str, zone=None):
+        import gradio as gr
+
+        convs = self.of_collection(owner, collection)
         ids = {c.id for c in convs}
-        return gr.update(choices=choices(convs), value=selected if selected in ids else None)
+        return gr.update(choices=choices(convs, zone), value=selected if selected in ids else None)
 
     def exports(self, conv: Conversation | None):
         """The Markdown and JSON files of ``conv`` for the download buttons."""
@@ -116,19 +127,33 @@ class ConversationList:
         except AssistantError:
             return None
 
-    def open(self, conv_id: str | None, owner: str, max_turns: int) -> tuple[dict, Conversation | None, str]:
-        """(the session that continues ``conv_id``, the conversation, an error message or "")."""
+    def open(self, conv_id: str | None, owner: str, max_turns: int,
+             collection: str | None = None) -> tuple[dict, Conversation | None, str]:
+        """(the session that continues ``conv_id``, the conversation, an error message or "").
+        With ``collection``, a conversation of another collection is not opened (an empty one is)."""
         if not conv_id:
-            return {"turns": [], "messages": [], "conversation_id": None}, None, ""
+            return empty_session(collection), None, ""
         try:
             conv = self.store.get(conv_id, owner)
         except AssistantError as exc:
-            return {"turns": [], "messages": [], "conversation_id": None}, None, render_error(str(exc))
+            return empty_session(collection), None, render_error(str(exc))
+        conv_collection = conv.collection or self.settings.collection
+        if collection is not None and conv_collection != collection:
+            return empty_session(collection), None, ""
         turns = [
             {"question": a.question, "standalone": a.standalone_question or a.question, "answer": a.text}
             for a in conv.answers
         ][-max_turns:]
-        return {"turns": turns, "messages": messages_of(conv), "conversation_id": conv.id}, conv, ""
+        return ({"turns": turns, "messages": messages_of(conv), "conversation_id": conv.id,
+                 "collection": conv_collection}, conv, "")
+
+    def latest(self, owner: str, collection: str, max_turns: int) -> tuple[dict, Conversation | None]:
+        """The session of ``collection``'s most recent conversation (an empty one when it has none)."""
+        convs = self.of_collection(owner, collection)
+        if not convs:
+            return empty_session(collection), None
+        state, conv, _ = self.open(convs[0].id, owner, max_turns, collection)
+        return state, conv
 
     def rename(self, conv_id: str | None, title: str, owner: str) -> str:
         if not conv_id:
@@ -174,72 +199,81 @@ class ConversationList:
                           export_md=export_md, export_json=export_json, status=status, remembered=remembered)
         return self.parts
 
-    def wire(self, demo, chatbot, session, question, after_answer: list, max_turns: int) -> None:
-        """Connect the panel: ``after_answer`` are the events that end with a recorded answer."""
+    def wire(self, chatbot, session, question, collection, after_answer: list, max_turns: int) -> list:
+        """Connect the panel: ``after_answer`` are the events that end with a recorded answer.
+        Returns the components ``show`` fills (for the page's load and collection switches)."""
         import gradio as gr
+
+        from assistant.web.dates import zone_of
 
         p = self.parts
         settings = self.settings
         private = dict(api_visibility="private", show_progress="hidden")
 
-        def refresh(state: dict, request: gr.Request):
+        def refresh(state: dict, collection_name: str, request: gr.Request):
             owner = owner_of(request, settings)
             conv_id = (state or {}).get("conversation_id")
             md, js = self.exports(self.current(state or {}, owner))
-            return self.listing(owner, conv_id), md, js, conv_id
+            return self.listing(owner, conv_id, collection_name, zone_of(request)), md, js, conv_id
 
         refresh_out = [p["listed"], p["export_md"], p["export_json"], p["remembered"]]
         for event in after_answer:
-            event.then(refresh, session, refresh_out, **private)
+            event.then(refresh, [session, collection], refresh_out, **private)
 
-        def open_one(conv_id: str | None, request: gr.Request):
-            state, conv, error = self.open(conv_id, owner_of(request, settings), max_turns)
+        def open_one(conv_id: str | None, collection_name: str, request: gr.Request):
+            state, conv, error = self.open(conv_id, owner_of(request, settings), max_turns, collection_name)
             md, js = self.exports(conv)
             return (state["messages"], state, "", error, md, js, state["conversation_id"],
                     conv.title if conv else "")
 
         open_out = [chatbot, session, question, p["status"], p["export_md"], p["export_json"], p["remembered"],
                     p["title"]]
-        p["listed"].input(open_one, p["listed"], open_out, **private)
+        p["listed"].input(open_one, [p["listed"], collection], open_out, **private)
 
-        def new_one(request: gr.Request):
-            state = {"turns": [], "messages": [], "conversation_id": None}
+        def new_one(collection_name: str, request: gr.Request):
+            state = empty_session(collection_name)
             md, js = self.exports(None)
-            return [], state, "", "", md, js, None, "", self.listing(owner_of(request, settings), None)
+            return ([], state, "", "", md, js, None, "",
+                    self.listing(owner_of(request, settings), None, collection_name, zone_of(request)))
 
-        p["new"].click(new_one, None, [*open_out, p["listed"]], **private)
+        p["new"].click(new_one, collection, [*open_out, p["listed"]], **private)
 
-        def rename_one(state: dict, title: str, request: gr.Request):
+        def rename_one(state: dict, title: str, collection_name: str, request: gr.Request):
             owner = owner_of(request, settings)
             error = self.rename((state or {}).get("conversation_id"), title, owner)
             md, js = self.exports(self.current(state or {}, owner))
-            return error, self.listing(owner, (state or {}).get("conversation_id")), md, js
+            return error, self.listing(owner, (state or {}).get("conversation_id"), collection_name,
+                                       zone_of(request)), md, js
 
-        p["rename"].click(rename_one, [session, p["title"]],
+        p["rename"].click(rename_one, [session, p["title"], collection],
                           [p["status"], p["listed"], p["export_md"], p["export_json"]], **private)
 
-        def delete_one(state: dict, request: gr.Request):
+        def delete_one(state: dict, collection_name: str, request: gr.Request):
             owner = owner_of(request, settings)
             error = self.delete((state or {}).get("conversation_id"), owner)
             if error:
                 return (gr.update(), state, gr.update(), error, gr.update(), gr.update(), gr.update(), gr.update(),
-                        self.listing(owner, (state or {}).get("conversation_id")))
-            out = list(new_one(request))
+                        self.listing(owner, (state or {}).get("conversation_id"), collection_name, zone_of(request)))
+            out = list(new_one(collection_name, request))
             out[3] = '<div class="status-removed">Conversation deleted.</div>'
             return tuple(out)
 
-        p["delete"].click(delete_one, session, [*open_out, p["listed"]], **private)
+        p["delete"].click(delete_one, [session, collection], [*open_out, p["listed"]], **private)
+        return [chatbot, session, p["export_md"], p["export_json"], p["remembered"], p["title"], p["listed"],
+                p["status"]]
 
-        def on_load(remembered: str | None, request: gr.Request):
-            owner = owner_of(request, settings)
-            state, conv, _ = self.open(remembered, owner, max_turns)
-            md, js = self.exports(conv)
-            return (state["messages"], state, md, js, state["conversation_id"], conv.title if conv else "",
-                    self.listing(owner, state["conversation_id"]))
+    def show(self, collection: str, remembered: str | None, request, max_turns: int, latest: bool = True) -> tuple:
+        """What the panel and the chat show for ``collection``: the conversation ``remembered`` if it
+        is one of that collection's, else (with ``latest``) its most recent one, else an empty chat."""
+        from assistant.web.dates import zone_of
 
-        demo.load(on_load, p["remembered"],
-                  [chatbot, session, p["export_md"], p["export_json"], p["remembered"], p["title"], p["listed"]],
-                  **private)
+        owner = owner_of(request, self.settings)
+        state, conv, _ = self.open(remembered, owner, max_turns, collection)
+        if conv is None and latest:
+            state, conv = self.latest(owner, collection, max_turns)
+        md, js = self.exports(conv)
+        return (state["messages"], state, md, js, state["conversation_id"], conv.title if conv else "",
+                self.listing(owner, state["conversation_id"], collection, zone_of(request)), "")
 
 
-__all__ = ["ConversationList", "owner_of", "messages_of", "answer_message"]
+__all__ = ["ConversationList", "owner_of", "messages_of", "answer_message", "empty_session"]

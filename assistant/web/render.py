@@ -117,7 +117,26 @@ def _passage_with_quote(passage: str, quote: str, span: tuple[int, int] | None =
     return "<br>".join("".join(out).splitlines())
 
 
-def source_item(c: Citation, message_id: str, open_: bool = False) -> str:
+# Relevance in words: the score is the cosine similarity of the passage's meaning to the question's
+# (0-1); with this embedding model about 0.5 and over is a close match, under 0.25 a loose one.
+RELEVANCE_WORDS = ((0.55, "close match"), (0.40, "good match"), (0.25, "partial match"), (-1.0, "loose match"))
+
+
+def relevance_words(score: float) -> str:
+    return next(words for floor, words in RELEVANCE_WORDS if score >= floor)
+
+
+def relevance_badge(score: float) -> str:
+    """A five-step bar and words for a passage's relevance, the number in its tooltip."""
+    level = max(1, min(5, round(max(0.0, min(1.0, score)) / 0.7 * 5)))
+    tip = (f"How close this passage's meaning is to your question: {score:.2f} on a 0-1 scale "
+           "(cosine similarity). About 0.5 and over is a close match; under 0.25 a loose one.")
+    return (f'<span class="source-score" title="{escape_text(tip)}">'
+            f'<span class="score-bar level-{level}" aria-hidden="true"><span></span></span> '
+            f"{escape_text(relevance_words(score))}</span>")
+
+
+def source_item(c: Citation, message_id: str, open_: bool = False, collection: str | None = None) -> str:
     where = escape_text(" › ".join([display_name(c), *c.place()]))
     quote = " ".join((c.quote or "").split())
     if len(quote) > 220:
@@ -125,10 +144,10 @@ def source_item(c: Citation, message_id: str, open_: bool = False) -> str:
     return (
         f'<details class="source" id="{message_id}-{c.n}"{" open" if open_ else ""}>'
         f'<summary><span class="source-n">[{c.n}]</span> <span class="source-doc">{where}</span> '
-        f'<span class="source-score" title="cosine similarity of the passage to the question">'
-        f"relevance {c.score:.2f}</span>"
+        f"{relevance_badge(c.score)}"
         f'<span class="source-quote">“{escape_text(quote)}”</span></summary>'
         f'<div class="source-passage">{_passage_with_quote(c.passage, c.quote, _span(c))}</div>'
+        f"{cited_page_block(c, collection)}"
         f"</details>"
     )
 
@@ -139,10 +158,43 @@ def _span(c: Citation) -> tuple[int, int] | None:
     return c.span_start, c.span_end
 
 
-def sources_block(citations: list[Citation], message_id: str, title: str, css: str = "sources") -> str:
+def cited_words(c: Citation) -> dict[str, str]:
+    """What to mark on the cited page: the quote and, inside it, the reader's span."""
+    span = _span(c)
+
+    def tidy(text: str) -> str:
+        return " ".join(text.replace("…", " ").split())[:300]
+
+    return {"words": tidy(c.quote or ""), "span": tidy(c.passage[span[0]:span[1]]) if span else ""}
+
+
+def cited_page_block(c: Citation, collection: str | None) -> str:
+    """For a PDF citation: the cited page as an image (loaded when the source is opened) and a
+    link that opens the original file at that page (both served by ``assistant/web/cited.py``)."""
+    if collection is None or not c.page or not (c.source or "").lower().endswith(".pdf"):
+        return ""
+    from urllib.parse import urlencode
+
+    query = urlencode({"collection": collection, "source": c.source, "page": int(c.page)})
+    words = urlencode(cited_words(c))
+    page = int(c.page)
+    return (
+        f'<div class="cited-page"><a class="cited-page-link" href="/cited/file?{escape_attr(query)}#page={page}" '
+        f'target="_blank" rel="noopener">Open the PDF at page {page} ↗</a>'
+        f'<img class="cited-page-image" loading="lazy" alt="page {page} of {escape_attr(display_name(c))}, '
+        f'the cited words highlighted" src="/cited/page.png?{escape_attr(query)}&amp;{escape_attr(words)}"></div>'
+    )
+
+
+def escape_attr(text: str) -> str:
+    return html.escape(text, quote=True)
+
+
+def sources_block(citations: list[Citation], message_id: str, title: str, css: str = "sources",
+                  collection: str | None = None) -> str:
     if not citations:
         return ""
-    items = "".join(source_item(c, message_id) for c in citations)
+    items = "".join(source_item(c, message_id, collection=collection) for c in citations)
     return f'<div class="{css}"><div class="sources-title">{escape_text(title)}</div>{items}</div>'
 
 
@@ -150,20 +202,21 @@ def new_message_id() -> str:
     return "a" + uuid.uuid4().hex[:10]
 
 
-def render_answer(answer: Answer, message_id: str | None = None) -> str:
-    """The chat message for a finished answer (Markdown + one HTML block of sources)."""
+def render_answer(answer: Answer, message_id: str | None = None, collection: str | None = None) -> str:
+    """The chat message for a finished answer (Markdown + one HTML block of sources); with the
+    ``collection`` it was asked in, PDF sources offer their cited page."""
     message_id = message_id or new_message_id()
     if answer.abstained:
         head = f'<div class="abstained"><span class="abstained-badge">{ABSTAIN_HEADLINE}</span></div>'
         text = escape_markdown_text(answer.text)
         related = sources_block(
-            answer.related, message_id, "Nearest passages (they don't answer it):", "sources related"
+            answer.related, message_id, "Nearest passages (they don't answer it):", "sources related", collection
         )
         return "\n\n".join(part for part in (head, text, related) if part)
     text = link_markers(escape_markdown_text(answer.text), message_id, (c.n for c in answer.citations))
     short = (f'<div class="short-answer">{escape_text(answer.short_answer)}</div>'
              if answer.short_answer else "")
-    sources = sources_block(answer.citations, message_id, "Sources")
+    sources = sources_block(answer.citations, message_id, "Sources", collection=collection)
     return "\n\n".join(part for part in (short, text, sources) if part)
 
 

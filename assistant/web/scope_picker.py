@@ -51,11 +51,11 @@ def build(docs: Sequence[DocumentRecord]):
     with gr.Row(elem_id="scope-picker", equal_height=True):
         sources = gr.Dropdown(
             choices=document_choices(docs), value=[], multiselect=True, label="Only these documents",
-            info="empty: all documents", elem_id="scope-docs", scale=3,
+            info="empty: all documents", elem_id="scope-docs", scale=3, min_width=120,
         )
         tags = gr.Dropdown(
             choices=tag_choices(docs), value=[], multiselect=True, label="Only these tags",
-            info="documents with any of them", elem_id="scope-tags", scale=2,
+            info="documents with any of them", elem_id="scope-tags", scale=2, min_width=120,
         )
     return sources, tags
 

@@ -14,7 +14,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from assistant.config import Settings
 from ingest.readers import SUPPORTED_SUFFIXES
@@ -75,10 +75,14 @@ def store_and_ingest(
     assistant,
     files: Sequence[tuple[str, str | Path]],
     progress: Callable[[int, int, str], None] | None = None,
+    on_progress: Callable[[int, Any], None] | None = None,
+    on_result: Callable[[int, UploadResult], None] | None = None,
 ) -> list[UploadResult]:
     """Store uploaded files ``(original name, temp path)`` and ingest each into ``assistant``'s
-    collection. Returns one result per file, in order; a refused or unreadable file is
-    "skipped" with the reason and leaves the index and the uploads folder as they were."""
+    collection, one after the other (each is answerable once its own result is in). Returns one
+    result per file, in order; a refused or unreadable file is "skipped" with the reason and
+    leaves the index and the uploads folder as they were. ``on_progress(i, IngestProgress)``
+    follows file ``i`` being read, embedded and written; ``on_result(i, result)`` gets its result."""
     settings = assistant.settings
     folder = upload_dir(settings)
     results: list[UploadResult] = []
@@ -88,6 +92,12 @@ def store_and_ingest(
     else:
         extra = []
     seen: set[str] = set()
+
+    def done(i: int, result: UploadResult) -> None:
+        results.append(result)
+        if on_result:
+            on_result(i, result)
+
     for i, (original, temp_path) in enumerate(files):
         if progress:
             progress(i, len(files), original)
@@ -95,16 +105,17 @@ def store_and_ingest(
         try:
             data = Path(temp_path).read_bytes()
         except OSError as exc:
-            results.append(UploadResult(name, "skipped", f"cannot read the upload: {exc.strerror or exc}"))
+            done(i, UploadResult(name, "skipped", f"cannot read the upload: {exc.strerror or exc}"))
             continue
         reason = check_upload(name, len(data), settings)
         if not reason and name in seen:
             reason = "a file with the same name is in this upload already"
         if reason:
-            results.append(UploadResult(name, "skipped", reason))
+            done(i, UploadResult(name, "skipped", reason))
             continue
         seen.add(name)
-        results.append(_store_one(assistant, folder, name, data))
+        follow = (lambda event, i=i: on_progress(i, event)) if on_progress else None
+        done(i, _store_one(assistant, folder, name, data, follow))
     for original, _ in extra:
         results.append(
             UploadResult(safe_filename(original), "skipped",
@@ -133,7 +144,8 @@ def _destination(folder: Path, name: str, data: bytes) -> Path:
     raise OSError(f"too many uploads named {name}")
 
 
-def _store_one(assistant, folder: Path, name: str, data: bytes) -> UploadResult:
+def _store_one(assistant, folder: Path, name: str, data: bytes,
+               on_progress: Callable[[Any], None] | None = None) -> UploadResult:
     folder.mkdir(parents=True, exist_ok=True)
     try:
         dest = _destination(folder, name, data)
@@ -149,7 +161,7 @@ def _store_one(assistant, folder: Path, name: str, data: bytes) -> UploadResult:
         tmp.write_bytes(data)
         os.replace(tmp, dest)
     try:
-        report = assistant.ingest([dest])
+        report = assistant.ingest([dest], on_progress=on_progress) if on_progress else assistant.ingest([dest])
     except Exception:
         _discard(dest, existed)
         raise
