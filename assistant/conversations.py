@@ -73,6 +73,8 @@ def answer_from_dict(d: dict[str, Any]) -> Answer:
         standalone_question=d.get("standalone_question", ""),
         backend=d.get("backend", "extractive"),
         unsupported=list(d.get("unsupported") or []),
+        short_answer=str(d.get("short_answer") or ""),
+        scope=dict(d.get("scope") or {}),
     )
 
 

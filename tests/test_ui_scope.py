@@ -80,3 +80,29 @@ def test_picker_scope_combines_documents_or_tags():
     doc = lambda src, tags: DocumentRecord(src, src, "", "", 1, 1, "", tags=tags)  # noqa: E731
     assert scope.matches(doc("/a/x.md", [])) and scope.matches(doc("/b/y.md", ["current"]))
     assert not scope.matches(doc("/b/z.md", ["old"]))
+
+
+def test_a_reopened_conversation_shows_the_scope_it_was_asked_within(served, browser):
+    context, page = open_chat(browser, served)
+    try:
+        choose(page, "scope-tags", "current")
+        question = "Where do staff park, by the memo?"
+        assert "lot D" in ask(page, question).inner_text()
+        # Recorded and marked as the open one (other tests may have asked other questions).
+        page.wait_for_function(
+            "q => [...document.querySelectorAll('#conversations label')].some("
+            "l => l.querySelector('input:checked') && l.innerText.includes(q))", arg=question)
+        page.reload()  # the page reopens the conversation it had open, with its scope
+        page.locator("#question textarea").wait_for()
+        page.locator("#chat [data-testid=bot]").first.wait_for()
+        # Not picked again: the follow-up is asked within the tag the conversation was asked within.
+        follow = ask(page, "And when does the cafeteria close?").inner_text()
+        assert "4pm" in follow and "2pm" not in follow and "within #current" in follow
+    finally:
+        context.close()
+
+
+def test_picker_values_come_back_from_the_scope_they_made():
+    for sources, tags in ([["/a/x.md"], []], [[], ["current"]], [["/a/x.md", "/b/y.md"], ["old", "current"]],
+                          [[], []]):
+        assert scope_picker.pickers_of(scope_picker.scope_of(sources, tags)) == (sources, tags)

@@ -679,8 +679,25 @@ class ChatApp:
                     docs = []
                 return scope_picker.refreshed(docs, sources_now, tags_now)
 
-            picker_io = ([collection, scope_sources, scope_tags], [scope_sources, scope_tags])
-            doc_list.change(refresh_picker, *picker_io, **private)
+            def refresh_picker_in(collection_name, sources_now, tags_now, state):
+                """After the documents changed (or the page loaded): keep what is picked; empty
+                pickers in a reopened conversation show the scope it was asked within."""
+                if not (sources_now or tags_now) and (state or {}).get("conversation_id") and state.get("scope"):
+                    sources_now, tags_now = scope_picker.pickers_of(state["scope"])
+                return refresh_picker(collection_name, sources_now, tags_now)
+
+            doc_list.change(refresh_picker_in, [collection, scope_sources, scope_tags, session],
+                            [scope_sources, scope_tags], **private)
+
+            # a conversation opened again (the list, a reload, a switch) shows the scope it was asked within
+            def picker_of_session(state: dict, collection_name: str):
+                """A conversation under way or reopened: the pickers show its scope. A new, empty one
+                keeps what is picked (it is asked within that)."""
+                if not (state or {}).get("conversation_id"):
+                    return gr.update(), gr.update()
+                return refresh_picker(collection_name, *scope_picker.pickers_of(state.get("scope")))
+
+            session.change(picker_of_session, [session, collection], [scope_sources, scope_tags], **private)
 
             # the page's load: the browser's time zone, then its collection and conversation
             def on_load(zone_name: str, remembered_collection: str | None, remembered_conversation: str | None,
@@ -695,7 +712,7 @@ class ChatApp:
             demo.load(
                 on_load, [browser_zone, chosen, self.conversations.parts["remembered"]],
                 [collection, *shown, chosen], js=f"(zone, c, r) => [({TIMEZONE_JS})(), c, r]", **private,
-            ).then(refresh, collection, refresh_outputs, **private).then(refresh_picker, *picker_io, **private)
+            ).then(refresh, collection, refresh_outputs, **private)
 
             # API-only endpoints
             def ask(question: str, collection: str = "") -> dict:

@@ -144,8 +144,9 @@ class ConversationList:
             {"question": a.question, "standalone": a.standalone_question or a.question, "answer": a.text}
             for a in conv.answers
         ][-max_turns:]
+        scope = dict(conv.answers[-1].scope) if conv.answers and conv.answers[-1].scope else None
         return ({"turns": turns, "messages": messages_of(conv), "conversation_id": conv.id,
-                 "collection": conv_collection}, conv, "")
+                 "collection": conv_collection, "scope": scope}, conv, "")
 
     def latest(self, owner: str, collection: str, max_turns: int) -> tuple[dict, Conversation | None]:
         """The session of ``collection``'s most recent conversation (an empty one when it has none)."""

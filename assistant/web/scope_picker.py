@@ -39,6 +39,17 @@ def scope_of(sources: Sequence[str] | None, tags: Sequence[str] | None) -> dict[
     return None
 
 
+def pickers_of(scope: dict[str, Any] | None) -> tuple[list[str], list[str]]:
+    """The pickers' values for a scope they made (``scope_of``'s inverse): a reopened
+    conversation shows the documents and tags it was asked within."""
+    scope = scope or {}
+    sources, tags = list(scope.get("sources") or []), list(scope.get("tags") or [])
+    for part in ((scope.get("where") or {}).get("$or") or []):
+        sources += list((part.get("source") or {}).get("$in") or [])
+        tags += list((part.get("tags") or {}).get("$in") or [])
+    return [str(x) for x in sources], [str(x) for x in tags]
+
+
 def label(sources: Sequence[str] | None, tags: Sequence[str] | None) -> str:
     """What the pickers chose, for the line under an answer."""
     return ", ".join([Path(str(p)).name for p in sources or []] + [f"#{t}" for t in tags or []])
