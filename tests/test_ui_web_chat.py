@@ -207,8 +207,13 @@ def test_a_refused_file_leaves_no_stale_result(chat_url, browser, tmp_path):
     try:
         new_collection(page, unique("refused"))
         assert upload(page, fine)[0][1] == "added"
+        # Gradio's refusal is a toast that closes itself: record it as it appears (a loaded
+        # machine may take it away before a locator looks).
+        page.evaluate("""() => { window.__seen = [];
+            new MutationObserver(() => window.__seen.push(document.body.innerText))
+              .observe(document.body, {childList: true, subtree: true, characterData: true}); }""")
         page.locator("#upload input[type=file]").set_input_files(str(tool))
-        page.get_by_text("Invalid file type: setup.exe").first.wait_for()
+        page.wait_for_function("() => window.__seen.some(t => t.includes('Invalid file type: setup.exe'))")
         page.locator("#upload-result table").wait_for(state="hidden")
         assert page.locator("#upload .error:visible, #upload [data-testid=error]:visible").count() == 0
     finally:
