@@ -63,3 +63,12 @@ class HeadingStack:
     @property
     def path(self) -> str:
         return heading_path([t for _, t in self.levels])
+
+
+def zip_or_refuse(data: bytes, kind: str) -> None:
+    """Office files (.docx, .pptx, .xlsx, .epub, .odt) are zip archives: refuse anything else."""
+    import io
+    import zipfile
+
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise Unreadable(f"not a valid {kind} (not a zip archive)")

@@ -12,17 +12,11 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from ingest import ocr
-from ingest.document import HEADING_SEPARATOR, HeadingStack, ParsedDocument, Section, Unreadable, title_from_name
+from ingest.document import (HEADING_SEPARATOR, HeadingStack, ParsedDocument, Section, Unreadable, title_from_name,
+                             zip_or_refuse)
 from ingest.tables import markdown_rows, table_text
 
 MAX_SHEET_ROWS = 100_000  # rows read from one sheet; the rest is left out
-
-
-def _zip_or_refuse(data: bytes, kind: str) -> None:
-    import zipfile
-
-    if not zipfile.is_zipfile(io.BytesIO(data)):
-        raise Unreadable(f"not a valid {kind} (not a zip archive)")
 
 
 # --- images -----------------------------------------------------------------------------
@@ -57,7 +51,7 @@ def read_image(path: Path, data: bytes) -> ParsedDocument:
 # --- slides -----------------------------------------------------------------------------
 
 def read_pptx(path: Path, data: bytes) -> ParsedDocument:
-    _zip_or_refuse(data, ".pptx")
+    zip_or_refuse(data, ".pptx")
     try:
         from pptx import Presentation
 
@@ -119,7 +113,7 @@ def _sheet_sections(name: str, rows: Iterable[Sequence[object]], heading_prefix:
 
 
 def read_xlsx(path: Path, data: bytes) -> ParsedDocument:
-    _zip_or_refuse(data, ".xlsx")
+    zip_or_refuse(data, ".xlsx")
     try:
         import openpyxl
 
@@ -156,7 +150,7 @@ def read_csv(path: Path, data: bytes) -> ParsedDocument:
 # --- e-books and office text ------------------------------------------------------------
 
 def read_epub(path: Path, data: bytes) -> ParsedDocument:
-    _zip_or_refuse(data, ".epub")
+    zip_or_refuse(data, ".epub")
     import tempfile
     import warnings
 
@@ -192,7 +186,7 @@ def read_epub(path: Path, data: bytes) -> ParsedDocument:
 
 
 def read_odt(path: Path, data: bytes) -> ParsedDocument:
-    _zip_or_refuse(data, ".odt")
+    zip_or_refuse(data, ".odt")
     try:
         from odf import opendocument, teletype
         from odf.namespaces import TABLENS, TEXTNS

@@ -16,6 +16,7 @@ from ingest.document import (
     Section,
     Unreadable,
     title_from_name as _title_from_name,
+    zip_or_refuse,
 )
 from ingest.tables import markdown_rows, table_text
 
@@ -281,10 +282,7 @@ def read_pdf(path: Path, data: bytes) -> ParsedDocument:
 
 def read_docx(path: Path, data: bytes) -> ParsedDocument:
     import io
-    import zipfile
-
-    if not zipfile.is_zipfile(io.BytesIO(data)):
-        raise Unreadable("not a valid .docx (not a zip archive)")
+    zip_or_refuse(data, ".docx")
     try:
         import docx
 
