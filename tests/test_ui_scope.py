@@ -9,7 +9,7 @@ from assistant.client import Assistant
 from assistant.web import scope_picker
 from assistant.web.app import launch
 from tests.test_scope import NEW, OLD
-from tests.ui_helpers import ask, choose, free_port, chromium, open_chat, wait_http
+from tests.ui_helpers import ask, choose, free_port, chromium, open_chat, picked, wait_http
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +95,9 @@ def test_a_reopened_conversation_shows_the_scope_it_was_asked_within(served, bro
         page.reload()  # the page reopens the conversation it had open, with its scope
         page.locator("#question textarea").wait_for()
         page.locator("#chat [data-testid=bot]").first.wait_for()
+        # The picker shows the tag again (as a person sees it before asking on), not picked by hand.
+        picked(page, "scope-tags", "current")
+        assert page.locator("#scope-docs .token").count() == 0
         # Not picked again: the follow-up is asked within the tag the conversation was asked within.
         follow = ask(page, "And when does the cafeteria close?").inner_text()
         assert "4pm" in follow and "2pm" not in follow and "within #current" in follow

@@ -191,6 +191,13 @@ def choose(page, elem_id: str, option_text: str) -> None:
     page.locator("[data-testid=dropdown-option]", has_text=option_text).first.click()
 
 
+def picked(page, elem_id: str, option_text: str, timeout: float = 30_000):
+    """Wait until a multiselect dropdown shows ``option_text`` as picked (a token in its box)."""
+    token = page.locator(f"#{elem_id} .token", has_text=option_text).first
+    token.wait_for(timeout=timeout)
+    return token
+
+
 def long_pages(n: int) -> list[str]:
     """``n`` pages of distinct prose (a field manual), about 300 words each."""
     words = ("survey", "transect", "quadrat", "sediment", "salinity", "lichen", "heather", "bracken", "plover",
