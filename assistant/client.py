@@ -108,10 +108,20 @@ class Assistant:
 
             from assistant.answer.extractive import ExtractiveAnswerer
 
-            sentences = ExtractiveAnswerer(tools, s.max_answer_sentences) if s.reader_mode == "spans" else None
-            reader = ReaderAnswerer(tools, load_reader(s.reader), rerank_k=s.rerank_k,
+            from assistant.answer.reading import JointGate
+            from assistant.errors import ConfigError
+
+            model = load_reader(s.reader)
+            joint = None
+            if s.reader_mode == "joint":
+                joint = JointGate.of(model.config.get("joint"))
+                if joint is None:
+                    raise ConfigError(f"reader_mode = joint needs a reader calibrated for it ({model.path} has no "
+                                      "joint gate). Fix: python -m train.calibrate_joint --write, or reader_mode = spans")
+            sentences = ExtractiveAnswerer(tools, s.max_answer_sentences)
+            reader = ReaderAnswerer(tools, model, rerank_k=s.rerank_k,
                                     extra_windows=s.reader_extra_windows, max_sentences=s.max_answer_sentences,
-                                    sentences=sentences)
+                                    sentences=sentences, joint=joint)
         self._reranker = reader
         if s.answerer == "extractive":
             if reader is not None:

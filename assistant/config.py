@@ -151,8 +151,10 @@ class Settings:
     )
     reader_mode: str = field(
         default="spans",
-        metadata={"doc": "how the reader is used: spans (it reranks and finds the exact words; the sentence model "
-                  "chooses what to quote and when to abstain) or full (the reader also chooses and abstains)"},
+        metadata={"doc": "how the reader is used: spans (it finds the exact words; the sentence model chooses what "
+                  "to quote and when to abstain: fewer wrong answers) or joint (the reader's and the sentence "
+                  "model's scores weighed together choose the span and when to abstain: better short answers, "
+                  "fewer wrong abstentions on reworded questions, more wrong answers to unanswerable ones)"},
     )
     rerank_k: int = field(
         default=0, metadata={"doc": "fused candidates the reader reranks, one short window of each read (0 = none; "
@@ -396,8 +398,8 @@ def _validate(s: Settings) -> None:
         raise ConfigError("fusion_coverage_low must be at least 0 and below fusion_coverage_high")
     if s.top_k < 1 or s.fetch_k < 1:
         raise ConfigError("top_k and fetch_k must be at least 1")
-    if s.reader_mode not in ("spans", "full"):
-        raise ConfigError(f"bad reader_mode {s.reader_mode!r}: use spans or full")
+    if s.reader_mode not in ("spans", "joint"):
+        raise ConfigError(f"bad reader_mode {s.reader_mode!r}: use spans or joint")
     if s.rerank_k < 0 or s.reader_extra_windows < 0:
         raise ConfigError("rerank_k and reader_extra_windows must be at least 0")
     if not 16 <= s.chunk_tokens <= 8192:

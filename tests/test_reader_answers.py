@@ -1,7 +1,8 @@
 """The reader in the answering path, with the shipped model, offline, on a real index of the sample
 article and distractor documents: the exact words that answer come with their offsets inside the
-quoted sentence, abstention stays the sentence model's, follow-ups carry the previous short answer,
-reranking returns the same candidates in the reader's order, and a missing model is a clear error.
+quoted sentence, abstention stays the sentence model's (mode spans) or the joint gate's (mode joint),
+follow-ups carry the previous short answer, reranking returns the same candidates in the reader's
+order, and a missing or uncalibrated model is a clear error.
 
 (The reader's accuracy is measured by ``python -m eval.bench.answerers``, not asserted here.)"""
 
@@ -112,3 +113,43 @@ def test_a_missing_reader_model_is_a_clear_error(assistant, tmp_path):
     broken = Assistant(assistant.settings.replace(reader=str(tmp_path / "no-model")))
     with pytest.raises(ConfigError, match="reader"):
         broken.ask("How many targets did the US strike?")
+
+
+def test_joint_mode_answers_with_the_span_and_the_sentence_that_holds_it(assistant):
+    joint = Assistant(assistant.settings.replace(reader_mode="joint"))
+    answer = joint.ask("How many targets did the US strike?")
+    assert not answer.abstained, answer.text
+    assert "85" in answer.short_answer and len(answer.short_answer.split()) <= 6, answer.short_answer
+    c = answer.citations[0]
+    assert Path(c.source).name == SAMPLE.name
+    words = " ".join(c.passage[c.span_start:c.span_end].split())
+    assert words in answer.short_answer
+    quoted = re.findall(r"(.+?) \[1\]", answer.text)[0]
+    assert words in quoted and " ".join(quoted.split()) in " ".join(c.passage.split())
+    # the gate's inputs were read from both models
+    assert {"sentences", "read"} <= set(answer.timings_ms)
+
+
+def test_joint_mode_needs_a_reader_calibrated_for_it(assistant, tmp_path):
+    import json
+    import shutil
+
+    from assistant.answer.reader import MODEL_DIR
+    from assistant.errors import ConfigError
+
+    model = tmp_path / "reader"
+    shutil.copytree(MODEL_DIR, model)
+    config = json.loads((model / "reader_config.json").read_text())
+    config.pop("joint", None)
+    (model / "reader_config.json").write_text(json.dumps(config))
+    uncalibrated = Assistant(assistant.settings.replace(reader=str(model), reader_mode="joint"))
+    with pytest.raises(ConfigError, match="calibrate_joint"):
+        uncalibrated.ask("How many targets did the US strike?")
+
+
+def test_joint_mode_answers_a_question_the_sentence_model_abstains_on(assistant):
+    question = "When did the operation take place?"  # the article: "transpired at 4pm eastern time on Friday"
+    assert assistant.ask(question).abstained  # mode spans: the sentence model finds too few shared words
+    answer = Assistant(assistant.settings.replace(reader_mode="joint")).ask(question)
+    assert not answer.abstained and "4pm" in answer.short_answer, (answer.short_answer, answer.text)
+    assert answer.short_answer in " ".join(answer.citations[0].passage.split())

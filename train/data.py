@@ -244,6 +244,65 @@ def cloze_examples(texts: list[str], tokenizer, window_tokens: int, rng: random.
     return out[:limit] if limit else out
 
 
+# --- swapped-entity questions (made unanswerable) ------------------------------------------
+
+_SWAP_KINDS = (("year", _YEAR), ("number", re.compile(r"\b\d[\d,]*(?:\.\d+)?\b")), ("name", _NAME))
+
+
+def entity_pool(texts: list[str]) -> dict[str, list[str]]:
+    """Names, years and numbers seen in the allowed passages, by kind (the values a swap draws)."""
+    pool: dict[str, set[str]] = {k: set() for k, _ in _SWAP_KINDS}
+    for text in texts:
+        for kind, rx in _SWAP_KINDS:
+            for m in rx.finditer(text):
+                value = m.group(1) if kind == "name" else m.group(0)
+                if value.lower() not in _STOP and len(value) > 1:
+                    pool[kind].add(value)
+    return {k: sorted(v) for k, v in pool.items()}
+
+
+def swapped_question(question: str, window: str, pool: dict[str, list[str]], rng: random.Random,
+                     keep: tuple[int, int] | None = None) -> str | None:
+    """The question with one of its names, years or numbers that the window also holds replaced by
+    another of the same kind that the window does not hold: the window no longer answers it (the
+    "entity swap" of SQuAD 2.0's unanswerable questions). ``keep`` is a character range of the
+    question not to touch (a cloze question's wh-phrase). None when nothing can be swapped."""
+    low = window.lower()
+    spots = []
+    for kind, rx in _SWAP_KINDS:
+        for m in rx.finditer(question):
+            a, b = m.span(1) if kind == "name" else m.span()
+            value = question[a:b]
+            if value.lower() in _STOP or len(value) < 2 or value.lower() not in low:
+                continue
+            if keep and not (b <= keep[0] or a >= keep[1]):
+                continue
+            if any(not (b <= x or a >= y) for x, y, _ in spots):
+                continue
+            spots.append((a, b, kind))
+    rng.shuffle(spots)
+    for a, b, kind in spots:
+        for _ in range(8):
+            other = rng.choice(pool[kind]) if pool.get(kind) else None
+            if other and other.lower() not in low and other.lower() != question[a:b].lower():
+                return question[:a] + other + question[b:]
+    return None
+
+
+def swap_negatives(examples: list[dict], pool: dict[str, list[str]], rng: random.Random, share: float,
+                   source: str) -> list[dict]:
+    """For a ``share`` of the examples with an answer: the same window with a swapped-entity
+    question, labelled no answer (relevance left unlabelled: the window is on topic)."""
+    out = []
+    for ex in examples:
+        if ex["has_answer"] != 1 or rng.random() >= share:
+            continue
+        q = swapped_question(ex["question"], ex["window"], pool, rng)
+        if q:
+            out.append(dict(question=q, window=ex["window"], span=None, has_answer=0, relevant=-1, source=source))
+    return out
+
+
 # --- SciFact ---------------------------------------------------------------------------------
 
 def _words(text: str) -> list[str]:

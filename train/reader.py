@@ -157,7 +157,13 @@ def build_data(tokenizer, cfg, seed: int, tiny: bool):
         cloze_sf = D.cloze_examples([corpus[d] for d in cited], tokenizer, wt, rng, "cloze_scifact",
                                     limit=cfg["cloze_scifact_limit"])
     examples += sf_train_ex + cloze_sf
-    counts.update({"squad_examples": len(examples) - len(cloze_sq) - len(sf_train_ex) - len(cloze_sf),
+    # on-topic questions the window does not answer: one of the question's names or numbers swapped
+    pool = D.entity_pool([p["text"] for p in train_p.values()] + [corpus[d] for d in cited] if not tiny
+                         else [p["text"] for p in train_p.values()])
+    swapped = D.swap_negatives(examples, pool, rng, cfg["swap_share"], "swapped")
+    examples += swapped
+    counts.update({"squad_examples": len(examples) - len(cloze_sq) - len(sf_train_ex) - len(cloze_sf) - len(swapped),
+                   "swapped": len(swapped),
                    "cloze_squad": len(cloze_sq), "cloze_scifact": len(cloze_sf), "scifact_pairs": len(sf_train_ex),
                    "scifact_train_claims": len(sf_train), "scifact_heldout_claims": len(sf_held)})
     # held-out off-topic windows for the SQuAD relevance AUC
@@ -320,6 +326,8 @@ def main(argv=None):
     ap.add_argument("--layers", type=int, default=4, help="encoder layers kept from the 6 of MiniLM")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-4)
+    ap.add_argument("--swap-share", type=float, default=0.35,
+                    help="share of answerable examples that also get a swapped-entity (unanswerable) twin")
     ap.add_argument("--eval-every", type=int, default=400)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-export", action="store_true", help="train and evaluate only (probes)")
@@ -334,7 +342,7 @@ def main(argv=None):
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
     cfg = {"max_length": 128, "max_question_tokens": 40, "window_tokens": 80, "max_answer_tokens": 30,
-           "layers": args.layers, "cloze_scifact_limit": 3000, "eval_top_k": 4}
+           "layers": args.layers, "cloze_scifact_limit": 3000, "eval_top_k": 4, "swap_share": args.swap_share}
     if args.tiny:
         args.max_steps = 3 if args.max_steps is None else args.max_steps
         args.batch_size = 8
@@ -565,6 +573,10 @@ relevance logit (for reranking).
   for checkpoint choice and calibration. Report articles 12-16 never used.
 - Self-made cloze questions (a name, number or date replaced by a wh-phrase) from those SQuAD passages
   and from the SciFact abstracts cited by `qrels/train.tsv`.
+- Self-made unanswerable twins ("swapped", {meta['cfg'].get('swap_share', 0)} of the answerable examples): the same
+  window with one of the question's names, years or numbers that the window holds replaced by another
+  of the same kind from the training passages, labelled "no answer" (SQuAD 2.0's entity-swap kind of
+  unanswerable question).
 - SciFact (Wadden et al. 2020; annotations CC BY 4.0, abstracts ODC-By 1.0): 80% of the `qrels/train.tsv`
   claims with their cited abstracts (relevant) and BM25-retrieved / random other abstracts (not relevant);
   20% held out. `qrels/test.tsv` never used.

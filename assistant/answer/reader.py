@@ -163,8 +163,8 @@ class Reader:
         self.window_tokens = int(config.get("window_tokens", 80))
         self.answer_threshold = float(config.get("answer_threshold", 0.5))
         # What a reading's confidence is: "answer" (the calibrated answer-in-window head) or
-        # "span" (the best span's start+end logits, squashed into [0, 1]); the calibration on
-        # the ask path chooses whichever separates right answers from wrong ones better.
+        # "span" (the best span's start+end logits, squashed into [0, 1]). The answering modes
+        # weigh these themselves (mode joint: ``JointGate``); this is the model's own view.
         self.confidence_kind = config.get("confidence", "answer")
         squash = config.get("span_confidence", {})
         self._span_center = float(squash.get("center", 6.0))

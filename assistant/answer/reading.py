@@ -15,11 +15,12 @@ Every word shown comes from a passage, as with the older sentence-scoring answer
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Sequence
 
 from assistant.answer.base import (
@@ -71,6 +72,7 @@ class Tile:
     text: str
     keyword: float = 0.0  # the cheap score that picks which tiles are read
     reading: "WindowReading | None" = None
+    joint_features: tuple[float, float, float, float] | None = None  # mode joint: what its gate weighs
 
 
 @dataclass
@@ -86,22 +88,64 @@ class Reading:
         return max(read, key=lambda t: t.reading.confidence, default=None)
 
 
+@dataclass(frozen=True)
+class JointGate:
+    """How mode ``joint`` weighs a tile: the reader's answer head, span and relevance logits, and
+    the sentence model's probability for the sentence that holds the span, in one logistic score
+    (fitted on held-out tune questions by ``python -m train.calibrate_joint``, stored as
+    ``"joint"`` in the model's ``reader_config.json``). The best tile answers when its score
+    reaches ``threshold``; otherwise the answerer abstains."""
+
+    answer: float
+    span: float
+    sentence: float
+    relevance: float
+    bias: float
+    threshold: float
+    margin: float = 0.15  # runners-up within this much of the best are quoted too (several-part answers)
+
+    @classmethod
+    def of(cls, config: dict | None) -> "JointGate | None":
+        if not config:
+            return None
+        w = config["weights"]
+        return cls(float(w["answer"]), float(w["span"]), float(w["sentence"]), float(w.get("relevance", 0.0)),
+                   float(config["bias"]),
+                   float(config["threshold"]), float(config.get("margin", 0.15)))
+
+    def probability(self, features: tuple[float, float, float, float]) -> float:
+        a, sp, se, rel = features
+        return _sigmoid(self.answer * a + self.span * sp + self.sentence * se + self.relevance * rel + self.bias)
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-z)) if z > -60 else 0.0
+
+
+def _logit(p: float, eps: float = 1e-4) -> float:
+    p = min(max(p, eps), 1 - eps)
+    return math.log(p / (1 - p))
+
+
 class ReaderAnswerer:
     name = "extractive"
 
     def __init__(self, tools: AnswerTools, reader: "Reader", *, rerank_k: int = 6, extra_windows: int = 3,
-                 max_sentences: int = 3, margin: float = 0.15, threshold: float | None = None,
-                 sentences: "ExtractiveAnswerer | None" = None):
+                 max_sentences: int = 3, sentences: "ExtractiveAnswerer", joint: JointGate | None = None,
+                 read_k: int = 4, sentence_tiles: int = 3):
         self.tools = tools
         self.reader = reader
-        # With ``sentences`` (mode "spans"), the sentence-scoring model chooses what to quote
-        # and when to abstain; the reader reranks and finds the exact words inside the quotes.
+        # Mode "spans" (no ``joint``): the sentence-scoring model chooses what to quote and when
+        # to abstain; the reader (reranks and) finds the exact words inside the quotes.
+        # Mode "joint": the two models' scores are weighed together; the best-scoring span
+        # answers, with the sentence(s) holding it, or the answerer abstains.
         self.sentences = sentences
+        self.joint = joint
+        self.read_k = read_k
+        self.sentence_tiles = sentence_tiles
         self.rerank_k = rerank_k
         self.extra_windows = extra_windows
         self.max_sentences = max_sentences
-        self.margin = margin
-        self.threshold = reader.answer_threshold if threshold is None else threshold
         self._tiles: OrderedDict[str, list[tuple[int, int]]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -188,22 +232,69 @@ class ReaderAnswerer:
         if not hits:
             return Answer(question.text, EMPTY_TEXT, abstained=True, backend=self.name,
                           standalone_question=question.standalone)
-        reading = self.read(question, hits) if self.rerank_k or self.sentences is None else Reading(list(hits))
-        shown = reading.hits[: top_k or len(reading.hits)]
-        if self.sentences is not None:
-            answer = self.sentences.answer(question, shown)
-            if not answer.abstained:
-                self.add_spans(question, answer, reading)
-            answer.timings_ms = {**reading.timings_ms, **answer.timings_ms,
-                                 "answer": (time.perf_counter() - t0) * 1000}
-            answer.backend = self.name
-            return answer
-        chosen = self.choose(reading)
-        timings = {**reading.timings_ms, "answer": (time.perf_counter() - t0) * 1000}
-        if not chosen:
-            return Answer(question.text, ABSTAIN_TEXT, abstained=True, related=related_from_hits(shown),
-                          timings_ms=timings, backend=self.name, standalone_question=question.standalone)
-        return self.compose(question, reading.hits, chosen, timings)
+        if self.joint is not None:
+            reading = self.joint_reading(question, hits)
+            chosen = self.choose(reading, self.joint.threshold, self.joint.margin)
+            timings = {**reading.timings_ms, "answer": (time.perf_counter() - t0) * 1000}
+            if not chosen:
+                return Answer(question.text, ABSTAIN_TEXT, abstained=True, related=related_from_hits(list(hits)),
+                              timings_ms=timings, backend=self.name, standalone_question=question.standalone)
+            return self.compose(question, reading.hits, chosen, timings)
+        reading = self.read(question, hits) if self.rerank_k else Reading(list(hits))
+        answer = self.sentences.answer(question, reading.hits[: top_k or len(reading.hits)])
+        if not answer.abstained:
+            self.add_spans(question, answer, reading)
+        answer.timings_ms = {**reading.timings_ms, **answer.timings_ms, "answer": (time.perf_counter() - t0) * 1000}
+        answer.backend = self.name
+        return answer
+
+    def joint_reading(self, question: Question, hits: Sequence[Hit]) -> Reading:
+        """Mode ``joint``: the tiles of the first ``read_k`` candidates that ``read`` picks, and
+        the tiles holding the sentence model's best sentences, each read and given
+        ``confidence`` = the joint gate's probability (see ``JointGate``). The candidates keep
+        the fusion's order."""
+        t0 = time.perf_counter()
+        hits = list(hits)
+        asked = reading_question(question)
+        scored = self.sentences.score_for_answer(question, hits)
+        t1 = time.perf_counter()
+        reading = self.read(question, hits, k=self.read_k)
+        # back to the fusion's order: the reranking measured worse than it
+        index_of = {h.chunk.id: i for i, h in enumerate(hits)}
+        for t in reading.tiles:
+            t.hit_index = index_of[reading.hits[t.hit_index].chunk.id]
+        known = {(t.hit_index, t.start) for t in reading.tiles}
+        best_sentences = sorted((c for c in scored if c.probability > 0), key=lambda c: -c.probability)
+        todo = []
+        for c in best_sentences[: self.sentence_tiles]:
+            for s, e in self.tiles_of(hits[c.hit_index]):
+                if s < c.end and e > c.start and (c.hit_index, s) not in known:
+                    known.add((c.hit_index, s))
+                    todo.append(Tile(c.hit_index, s, e, hits[c.hit_index].chunk.text[s:e]))
+        self._read(asked, todo)
+        tiles = reading.tiles + todo
+        # the sentence model's probability, by (document, absolute offset): overlapping chunks
+        # share sentences, which ``score_for_answer`` lists once
+        sentence_at = [((hits[c.hit_index].chunk.doc_id, hits[c.hit_index].chunk.start + c.start,
+                         hits[c.hit_index].chunk.start + c.end), c.probability) for c in scored]
+        for t in tiles:
+            r = t.reading
+            if r is None or r.span is None:
+                continue
+            t.joint_features = self.joint_features(hits[t.hit_index], t, sentence_at)
+            t.reading = replace(r, confidence=self.joint.probability(t.joint_features))
+        return Reading(hits, tiles, {"sentences": (t1 - t0) * 1000, **reading.timings_ms,
+                                     "read": (time.perf_counter() - t1) * 1000})
+
+    def joint_features(self, hit: Hit, tile: Tile, sentence_at) -> tuple[float, float, float, float]:
+        """(answer logit, normalised span logit, logit of the sentence model's probability for the
+        sentence holding the span's first character, relevance logit) of one read tile."""
+        r = tile.reading
+        at = hit.chunk.start + tile.start + r.span[0]
+        doc = hit.chunk.doc_id
+        p = max((prob for (d, s, e), prob in sentence_at if d == doc and s <= at < e), default=0.0)
+        span = (r.span_score - self.reader._span_center) / self.reader._span_scale
+        return _logit(r.answer_score), span, _logit(p), _logit(r.relevance)
 
     def add_spans(self, question: Question, answer: Answer, reading: Reading) -> None:
         """Find the exact words that answer inside each citation's quoted sentence(s): the
@@ -248,13 +339,12 @@ class ReaderAnswerer:
                 shorts.append(" ".join(c.passage[a:b].split()))
         answer.short_answer = "; ".join(dict.fromkeys(x for x in shorts[:1] if x))
 
-    def choose(self, reading: Reading, threshold: float | None = None) -> list[Tile]:
+    def choose(self, reading: Reading, threshold: float, margin: float) -> list[Tile]:
         """The tiles whose spans answer: the best, and close runners-up from other sentences."""
-        threshold = self.threshold if threshold is None else threshold
         best = reading.best()
         if best is None or best.reading.confidence < threshold:
             return []
-        floor = max(threshold, best.reading.confidence - self.margin)
+        floor = max(threshold, best.reading.confidence - margin)
         runners = sorted(
             (t for t in reading.tiles if t is not best and t.reading.span is not None
              and t.reading.confidence >= floor),

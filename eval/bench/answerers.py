@@ -1,4 +1,4 @@
-"""Answerers side by side, in one run: the reader (spans, reranking, or answering alone), the sentence-scoring model (the default),
+"""Answerers side by side, in one run: the reader (spans, the default; joint; reranking), the sentence-scoring model alone,
 the naive best-cosine sentence, and the packaged local LLM, on the same questions.
 
     python -m eval.bench.answerers                                   # all suites, all answerers
@@ -30,8 +30,8 @@ OUT = ROOT / "eval" / "out" / "bench-answerers"
 SUITES = ("sample-article", "squad-paraphrased", "squad-report")
 ANSWERERS = {
     "reader": {"answerer": "extractive", "reader": "packaged", "reader_mode": "spans", "rerank_k": 0},
+    "reader-joint": {"answerer": "extractive", "reader": "packaged", "reader_mode": "joint", "rerank_k": 0},
     "reader-rerank": {"answerer": "extractive", "reader": "packaged", "reader_mode": "spans", "rerank_k": 6},
-    "reader-full": {"answerer": "extractive", "reader": "packaged", "reader_mode": "full", "rerank_k": 6},
     "sentences": {"answerer": "extractive", "reader": "off"},
     "best-cosine": {"answerer": "extractive", "reader": "off"},  # the answerer is swapped below
     "local-llm": {"answerer": "local", "reader": "packaged"},
