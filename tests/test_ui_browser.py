@@ -341,6 +341,10 @@ def test_a_reloaded_page_finds_its_conversation_in_the_list(chat_url, browser):
         assert bot_messages(page).count() == 1
         follow = ask(page, "Who else condemned them?")  # continues that conversation
         assert bot_messages(page).count() == 2 and follow.locator(".answer-meta").count() == 1
+        # The list has caught up with the follow-up (the open one is marked) before it is renamed.
+        page.wait_for_function(
+            "q => [...document.querySelectorAll('#conversations label')].some("
+            "l => l.querySelector('input:checked') && l.innerText.includes(q))", arg=first_q)
 
         page.locator("#conversation-actions").get_by_text("Rename, delete, export").click()
         page.locator("#conversation-title textarea, #conversation-title input").first.fill("Condemnations")

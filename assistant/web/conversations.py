@@ -210,6 +210,9 @@ class ConversationList:
         p = self.parts
         settings = self.settings
         private = dict(api_visibility="private", show_progress="hidden")
+        # The list's events run one at a time, in the order they were triggered: a rename made just
+        # after an answer must not be overwritten by that answer's later-arriving list refresh.
+        in_order = dict(private, concurrency_id="conversation-list", concurrency_limit=1)
 
         def refresh(state: dict, collection_name: str, request: gr.Request):
             owner = owner_of(request, settings)
@@ -219,7 +222,7 @@ class ConversationList:
 
         refresh_out = [p["listed"], p["export_md"], p["export_json"], p["remembered"]]
         for event in after_answer:
-            event.then(refresh, [session, collection], refresh_out, **private)
+            event.then(refresh, [session, collection], refresh_out, **in_order)
 
         def open_one(conv_id: str | None, collection_name: str, request: gr.Request):
             state, conv, error = self.open(conv_id, owner_of(request, settings), max_turns, collection_name)
@@ -229,7 +232,7 @@ class ConversationList:
 
         open_out = [chatbot, session, question, p["status"], p["export_md"], p["export_json"], p["remembered"],
                     p["title"]]
-        p["listed"].input(open_one, [p["listed"], collection], open_out, **private)
+        p["listed"].input(open_one, [p["listed"], collection], open_out, **in_order)
 
         def new_one(collection_name: str, request: gr.Request):
             state = empty_session(collection_name)
@@ -237,7 +240,7 @@ class ConversationList:
             return ([], state, "", "", md, js, None, "",
                     self.listing(owner_of(request, settings), None, collection_name, zone_of(request)))
 
-        p["new"].click(new_one, collection, [*open_out, p["listed"]], **private)
+        p["new"].click(new_one, collection, [*open_out, p["listed"]], **in_order)
 
         def rename_one(state: dict, title: str, collection_name: str, request: gr.Request):
             owner = owner_of(request, settings)
@@ -247,7 +250,7 @@ class ConversationList:
                                        zone_of(request)), md, js
 
         p["rename"].click(rename_one, [session, p["title"], collection],
-                          [p["status"], p["listed"], p["export_md"], p["export_json"]], **private)
+                          [p["status"], p["listed"], p["export_md"], p["export_json"]], **in_order)
 
         def delete_one(state: dict, collection_name: str, request: gr.Request):
             owner = owner_of(request, settings)
@@ -259,7 +262,7 @@ class ConversationList:
             out[3] = '<div class="status-removed">Conversation deleted.</div>'
             return tuple(out)
 
-        p["delete"].click(delete_one, [session, collection], [*open_out, p["listed"]], **private)
+        p["delete"].click(delete_one, [session, collection], [*open_out, p["listed"]], **in_order)
         return [chatbot, session, p["export_md"], p["export_json"], p["remembered"], p["title"], p["listed"],
                 p["status"]]
 
