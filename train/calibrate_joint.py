@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import pickle
 import sys
 import tempfile
@@ -75,10 +74,10 @@ def fit(rows: list[dict]) -> dict:
 
 
 def probability(gate: dict, features) -> float:
-    w = gate["weights"]
-    z = (w["answer"] * features[0] + w["span"] * features[1] + w["sentence"] * features[2]
-         + w["relevance"] * features[3] + gate["bias"])
-    return 1 / (1 + math.exp(-max(min(z, 60), -60)))
+    """The answerer's own formula (``JointGate.probability``) with these weights."""
+    from assistant.answer.reading import JointGate
+
+    return JointGate.of({"threshold": 0.0, **gate}).probability(features)
 
 
 def outcomes(gate: dict, rows: list[dict], threshold: float, margin: float) -> list[tuple[bool, bool, str, float]]:
