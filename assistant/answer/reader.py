@@ -145,7 +145,7 @@ def best_span(start_logits: np.ndarray, end_logits: np.ndarray, context_mask: np
     return int(idx[a]), int(idx[b]), float(scores[a, b])
 
 
-def _sigmoid(x: float) -> float:
+def sigmoid(x: float) -> float:
     return float(1.0 / (1.0 + np.exp(-x)))
 
 
@@ -215,10 +215,14 @@ class Reader:
         return start, end, cls[:, 0], cls[:, 1], context, offsets
 
     def calibrated(self, answer_logit: float) -> float:
-        return _sigmoid(self._cal_a * float(answer_logit) + self._cal_b)
+        return sigmoid(self._cal_a * float(answer_logit) + self._cal_b)
+
+    def span_z(self, span_score: float) -> float:
+        """The best span's start+end logits, centred and scaled (what ``span_confidence`` squashes)."""
+        return (span_score - self._span_center) / self._span_scale
 
     def span_confidence(self, span_score: float) -> float:
-        return _sigmoid((span_score - self._span_center) / self._span_scale) if span_score > float("-inf") else 0.0
+        return sigmoid(self.span_z(span_score)) if span_score > float("-inf") else 0.0
 
     def read(self, question: str, windows: list[str]) -> list[WindowReading]:
         """One reading per window, in input order (all windows in one batched onnxruntime call)."""
@@ -238,7 +242,7 @@ class Reader:
                     span, text = (c0, c1), window[c0:c1]
             answer_score = self.calibrated(answer[i])
             confidence = self.span_confidence(score) if self.confidence_kind == "span" else answer_score
-            readings.append(WindowReading(answer_score=answer_score, relevance=_sigmoid(relevance[i]), span=span,
+            readings.append(WindowReading(answer_score=answer_score, relevance=sigmoid(relevance[i]), span=span,
                                           span_text=text, span_score=score, confidence=confidence))
         return readings
 

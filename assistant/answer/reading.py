@@ -32,6 +32,7 @@ from assistant.answer.base import (
     related_from_hits,
 )
 from assistant.answer.extractive import QUOTE_GAP
+from assistant.answer.reader import sigmoid
 from assistant.sentences import sentence_spans
 from assistant.text import terms
 from assistant.types import Answer, Citation, Hit
@@ -115,11 +116,7 @@ class JointGate:
 
     def probability(self, features: tuple[float, float, float, float]) -> float:
         a, sp, se, rel = features
-        return _sigmoid(self.answer * a + self.span * sp + self.sentence * se + self.relevance * rel + self.bias)
-
-
-def _sigmoid(z: float) -> float:
-    return 1.0 / (1.0 + math.exp(-z)) if z > -60 else 0.0
+        return sigmoid(self.answer * a + self.span * sp + self.sentence * se + self.relevance * rel + self.bias)
 
 
 def _logit(p: float, eps: float = 1e-4) -> float:
@@ -293,8 +290,7 @@ class ReaderAnswerer:
         at = hit.chunk.start + tile.start + r.span[0]
         doc = hit.chunk.doc_id
         p = max((prob for (d, s, e), prob in sentence_at if d == doc and s <= at < e), default=0.0)
-        span = (r.span_score - self.reader._span_center) / self.reader._span_scale
-        return _logit(r.answer_score), span, _logit(p), _logit(r.relevance)
+        return _logit(r.answer_score), self.reader.span_z(r.span_score), _logit(p), _logit(r.relevance)
 
     def add_spans(self, question: Question, answer: Answer, reading: Reading) -> None:
         """Find the exact words that answer inside each citation's quoted sentence(s): the
