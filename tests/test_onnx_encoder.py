@@ -173,6 +173,19 @@ def test_order_is_kept_across_length_sorted_batches(export_files):
     assert _cos(again, together[shuffled]).min() > 0.9999
 
 
+def test_texts_encoded_one_at_a_time_in_parallel_get_their_own_vectors(export_files):
+    # batch_size=1 runs single texts side by side on one-thread sessions (the answerer's
+    # sentences): each must come back in its place, exactly as when encoded on its own.
+    encoder = onnx_encoder.OnnxEncoder(MODEL_PATH, export_files["onnx-int8"], threads=2)
+    distinct = list(dict.fromkeys(t.lower() for t in TEXTS if t.strip()))  # the model is uncased
+    texts = distinct + [f"{t} Then {i} more." for i, t in enumerate(TEXTS)] + ["a longer sentence " * 9]
+    parallel = encoder.encode(texts, batch_size=1)
+    assert encoder._singles is not None  # the parallel path ran
+    sequential = np.vstack([encoder.encode([t]) for t in texts])
+    assert np.array_equal(parallel, sequential)
+    assert _cos(parallel[:-1], parallel[1:]).max() < 0.9999  # distinct texts, distinct rows
+
+
 def _model_copy(parent: Path) -> Path:
     """The packaged model as ``parent/model``: config files copied, weights linked."""
     dst = parent / MODEL_PATH.name

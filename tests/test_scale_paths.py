@@ -131,6 +131,38 @@ def test_count_is_read_once_per_opening_and_again_after_a_write(data_dir, monkey
     assert col.count() == 0 and len(calls) == 2
 
 
+def test_questions_in_a_row_count_once_while_the_store_file_is_unchanged(data_dir, monkeypatch):
+    import os
+
+    from assistant.index import store as store_module
+
+    a = Assistant(data_dir=data_dir, collection="recount")
+    a.ingest_records([{"id": "one", "text": "The first record is short."},
+                      {"id": "two", "text": "The second record is short too."}])
+    calls = []
+
+    def counted(raw_count):
+        return lambda: calls.append(1) or raw_count()
+
+    def opened():
+        col = Store(a.settings).open("recount")
+        monkeypatch.setattr(col.raw, "count", counted(col.raw.count))
+        return col
+
+    db = a.settings.chroma_path / store_module.STORE_FILE
+    st = os.stat(db)
+    os.utime(db, ns=(st.st_atime_ns, st.st_mtime_ns - 5_000_000_000))  # as if written seconds ago
+    assert opened().count() == 2 and len(calls) == 1
+    assert opened().count() == 2 and len(calls) == 1  # the next question's opening reuses it
+    # Another tool writes to the store behind our back: the file changes, so it is counted again.
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    other = chromadb.PersistentClient(path=str(a.settings.chroma_path), settings=ChromaSettings(anonymized_telemetry=False))
+    other.get_collection("recount").delete(where={"doc_id": "one"})
+    assert opened().count() == 1 and len(calls) == 2
+
+
 def test_discovered_document_ids_are_resolved_paths(tmp_path):
     from ingest.pipeline import discover
 
