@@ -316,14 +316,15 @@ class ChunkCollection:
     def _store_signature(self) -> tuple[int, int, int] | None:
         """The embedded store file's identity, size and modification time, or None when it
         cannot vouch for an unchanged count: a server, no file, or a file written within the
-        last second (a second write within the clock's tick could leave its time unchanged)."""
+        last few seconds (a second write within the file system's time resolution, up to 2 s
+        on some, could leave its time unchanged)."""
         if self.store_file is None:
             return None
         try:
             st = os.stat(self.store_file)
         except OSError:
             return None
-        if time.time_ns() - st.st_mtime_ns < 1_000_000_000:
+        if time.time_ns() - st.st_mtime_ns < 3_000_000_000:
             return None
         return (st.st_ino, st.st_size, st.st_mtime_ns)
 
