@@ -151,5 +151,7 @@ def test_joint_mode_answers_a_question_the_sentence_model_abstains_on(assistant)
     question = "When did the operation take place?"  # the article: "transpired at 4pm eastern time on Friday"
     assert assistant.ask(question).abstained  # mode spans: the sentence model finds too few shared words
     answer = Assistant(assistant.settings.replace(reader_mode="joint")).ask(question)
-    assert not answer.abstained and "4pm" in answer.short_answer, (answer.short_answer, answer.text)
+    # the suite's gold answers: "4pm eastern time on Friday", "4pm eastern time", "Friday"
+    assert not answer.abstained and ("4pm" in answer.short_answer or "Friday" in answer.short_answer), (
+        answer.short_answer, answer.text)
     assert answer.short_answer in " ".join(answer.citations[0].passage.split())

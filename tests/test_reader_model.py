@@ -71,11 +71,6 @@ class TestShippedReader:
         i = max(range(len(readings)), key=lambda k: readings[k].confidence)
         return windows[i], readings[i], readings
 
-    # The shipped model (0.97 of an epoch, MODEL_CARD.md) finds these spans ("85" scores highest
-    # by its span logits) but its answer-in-window head does not rank the right window first, and
-    # the ask-path calibration still chose that head. Strict: when a retrained model does, these
-    # must be turned back into plain tests.
-    @pytest.mark.xfail(strict=True, reason="shipped reader: the answer head ranks another window above the one with '85'")
     def test_short_span_with_offsets(self, reader):
         window, r, _ = self._best(reader, "How many targets did the US strike?")
         assert "85" in r.span_text
@@ -86,7 +81,10 @@ class TestShippedReader:
         _, r, _ = self._best(reader, "At which base in Jordan were the reservists killed?")
         assert "Tower 22" in r.span_text
 
-    @pytest.mark.xfail(strict=True, reason="shipped reader: answer scores do not separate (question AUC ~0.6)")
+    # The shipped model (6 layers, MODEL_CARD.md) separates answerable from unanswerable
+    # questions only weakly (question AUC 0.66 on held-out tune articles). Strict: when a
+    # retrained model does this, it must be turned back into a plain test.
+    @pytest.mark.xfail(strict=True, reason="shipped reader: answer scores separate weakly (question AUC ~0.66)")
     def test_on_topic_unanswerable_question_scores_below_threshold(self, reader):
         _, r, _ = self._best(reader, "How many Iranian commanders were killed in the US airstrikes?")
         assert r.confidence < reader.answer_threshold
