@@ -161,6 +161,11 @@ def upload(page, *paths: Path):
         arg=previous,
         timeout=ANSWER_TIMEOUT_MS,
     )
+    # The results arrive before the upload box is emptied for the next pick; Gradio builds a new
+    # file input then, and files set on the old one are lost. Return once the box is empty again.
+    page.wait_for_function("() => !document.querySelector('#upload .file-preview')"
+                           " && !!document.querySelector('#upload input[type=file]')",
+                           timeout=ANSWER_TIMEOUT_MS)
     rows = page.locator("#upload-result tbody tr")
     out = []
     for i in range(rows.count()):
