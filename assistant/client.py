@@ -241,7 +241,7 @@ class Assistant:
             history=[(t.question, t.answer) for t in turns],
             context=context,
             vector=retrieval.query_vector,
-            previous_short_answer=turns[-1].short_answer if context and turns else "",
+            previous_short_answer=turns[-1].subject if context and turns else "",
         )
         hits = retrieval.hits
         stream = getattr(answerer, "answer_stream", None)

@@ -66,6 +66,21 @@ def test_the_short_answer_is_words_of_the_quoted_sentence_with_their_offsets(ass
     assert data["short_answer"] == answer.short_answer and data["citations"][0]["span_end"] == c.span_end
 
 
+@pytest.mark.parametrize("question, words", [
+    # Read with the sentences around it, the first quote's best span was "80" (the injured) and
+    # the other two had none inside the quote: the reader reads the quoted sentences alone.
+    ("How many US army reservists died in the drone attack?", "three"),
+    ("At least how many locations in eastern Syria did the strikes hit?", "26"),
+    ("How long was the area affected by the strikes in eastern Syria?", "100 kilometers"),
+])
+def test_the_short_answer_is_the_span_of_the_quoted_sentence_read_alone(assistant, question, words):
+    answer = assistant.ask(question)
+    assert not answer.abstained, answer.text
+    assert words in answer.short_answer and len(answer.short_answer.split()) <= 4, answer.short_answer
+    c = answer.citations[0]
+    assert " ".join(c.passage[c.span_start:c.span_end].split()) == answer.short_answer
+
+
 @pytest.mark.parametrize("question", [
     "How much money did the airstrikes cost?",  # on topic, not in the article
     "Who won the football World Cup in 2018?",  # off topic
@@ -98,6 +113,19 @@ def test_a_follow_up_retrieves_with_the_previous_short_answer(assistant):
     assert first.short_answer
     follow = chat.ask("Where were they?")
     assert follow.standalone_question.startswith(f"How many targets did the US strike? {first.short_answer} ")
+
+
+def test_a_long_short_answer_is_not_taken_for_a_follow_ups_subject(assistant):
+    from assistant.answer.followup import Turn
+
+    clause = "The airstrikes were a response to a deadly drone attack, attributed to the Islamic Resistance in Iraq"
+    earlier = Turn("Who was blamed for the drone attack?", "Who was blamed for the drone attack?",
+                   clause + ", a coalition of Iran-linked militias. [1]", clause)
+    follow = assistant.ask("How many people did it injure?", history=[earlier])
+    assert follow.standalone_question == "Who was blamed for the drone attack? How many people did it injure?"
+    named = Turn(earlier.question, earlier.standalone, earlier.answer, "the Islamic Resistance in Iraq")
+    follow = assistant.ask("How many people did it injure?", history=[named])
+    assert "Islamic Resistance in Iraq How many" in follow.standalone_question
 
 
 def test_reader_off_is_the_sentence_answerer_without_short_answers(assistant):

@@ -20,12 +20,20 @@ ANAPHORA = frozenset(
 _LEADING = re.compile(r"^\s*(and|but|also|so|what about|how about|and what about|what else|why|how come)\b", re.I)
 
 
+SUBJECT_WORDS = 6  # a longer short answer is a clause, not a name a follow-up can mean
+
+
 @dataclass
 class Turn:
     question: str
     standalone: str
     answer: str = ""
     short_answer: str = ""  # the previous answer in a few words: a follow-up's likely subject
+
+    @property
+    def subject(self) -> str:
+        """The short answer when it is short enough to be what "they" or "it" names, else ""."""
+        return self.short_answer if len(self.short_answer.split()) <= SUBJECT_WORDS else ""
 
 
 def is_follow_up(question: str) -> bool:
@@ -41,7 +49,7 @@ def standalone(question: str, history: list[Turn]) -> tuple[str, str]:
     previous = history[-1].standalone or history[-1].question
     # The previous answer's words find what "they" are ("Where are they based?" after "Who was
     # blamed?" retrieves with the group's name, not only the earlier question).
-    named = history[-1].short_answer
+    named = history[-1].subject
     return (f"{previous} {named} {question}" if named else f"{previous} {question}"), previous
 
 

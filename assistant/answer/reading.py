@@ -1,16 +1,18 @@
 """The default answerer: the project's reader model finds the words that answer, and quotes them.
 
-For a question and its fused candidates it
-1. cuts each candidate passage into *tiles* (runs of whole sentences that fit the reader's
-   window) and picks, by a cheap keyword score, the best tile of each of the first candidates;
-2. reads those tiles in one batched call: how relevant each is, whether it holds the answer, and
-   the answer's exact span;
-3. reranks the candidates by the reader's relevance, reads the other tiles of the best ones, and
-4. answers with the best span (``Answer.short_answer``) and the sentence(s) holding it, each with
-   its ``[n]`` — or abstains when no tile holds the answer (the reader's no-answer score).
+Mode ``spans`` (the default): the sentence-scoring model (``extractive.py``) chooses the
+sentences to quote and when to abstain; the reader then reads each quoted sentence on its own
+and its best span becomes ``Answer.short_answer``, with its offsets in the citation. With
+``rerank_k`` the reader first reranks the fused candidates by its relevance score.
 
-Every word shown comes from a passage, as with the older sentence-scoring answerer
-(``extractive.py``, ``reader = off``).
+Mode ``joint``: passages are cut into *tiles* (runs of whole sentences that fit the reader's
+window); the best tiles of the first candidates (by a cheap keyword score) and the tiles holding
+the sentence model's best sentences are read in one batched call, each span gets the joint
+gate's probability (both models' scores weighed together), and the best span answers with the
+sentence(s) holding it, each with its ``[n]``, or the answerer abstains.
+
+Every word shown comes from a passage, as with the sentence-scoring answerer alone
+(``reader = off``).
 """
 
 from __future__ import annotations
@@ -163,11 +165,7 @@ class ReaderAnswerer:
             if spans is not None:
                 self._tiles.move_to_end(key)
                 return spans
-        spans, covered = [], -1
-        for start, end in self.reader.windows(hit.chunk.text):
-            if start >= covered:  # windows start at every sentence; keep a tiling of them
-                spans.append((start, end))
-                covered = end
+        spans = _tiling(self.reader.windows(hit.chunk.text))
         with self._lock:
             self._tiles[key] = spans
             while len(self._tiles) > TILE_CACHE:
@@ -240,7 +238,7 @@ class ReaderAnswerer:
         reading = self.read(question, hits) if self.rerank_k else Reading(list(hits))
         answer = self.sentences.answer(question, reading.hits[: top_k or len(reading.hits)])
         if not answer.abstained:
-            self.add_spans(question, answer, reading)
+            self.add_spans(question, answer)
         answer.timings_ms = {**reading.timings_ms, **answer.timings_ms, "answer": (time.perf_counter() - t0) * 1000}
         answer.backend = self.name
         return answer
@@ -292,41 +290,32 @@ class ReaderAnswerer:
         p = max((prob for (d, s, e), prob in sentence_at if d == doc and s <= at < e), default=0.0)
         return _logit(r.answer_score), self.reader.span_z(r.span_score), _logit(p), _logit(r.relevance)
 
-    def add_spans(self, question: Question, answer: Answer, reading: Reading) -> None:
-        """Find the exact words that answer inside each citation's quoted sentence(s): the
-        reader's best span among the tiles that overlap them. Sets ``short_answer`` and the
-        citations' span offsets; leaves them empty when no span falls inside a quote."""
+    def add_spans(self, question: Question, answer: Answer) -> None:
+        """Find the exact words that answer inside each citation's quoted sentence(s).
+
+        The reader reads the quoted sentences on their own, not the tiles around them: with its
+        neighbours in view, the reader's span often lands on a neighbour's words or on worse ones
+        in the quote. On the held-out tune articles (10-11), given the sentence that holds the
+        answer, reading it alone finds EM 0.62 / F1 0.75 against 0.51 / 0.66 from its tiles (0.54
+        / 0.69 with the tiles' spans kept inside the sentence). Sets ``short_answer`` and the
+        citations' span offsets; leaves them empty when no span is found."""
         asked = reading_question(question)
-        by_chunk = {h.chunk.id: i for i, h in enumerate(reading.hits)}
-        found: list[tuple[float, int, int, Citation]] = []
+        windows: list[tuple[Citation, int, int]] = []  # (citation, start, end) in its passage
         for c in answer.citations:
-            i = by_chunk.get(c.chunk_id)
-            if i is None:
-                continue
-            passage = reading.hits[i].chunk.text
-            quoted = []
+            passage = c.passage
             for part in c.quote.split(QUOTE_GAP.strip()):
                 part = part.strip()
                 at = passage.find(part) if part else -1
-                if at >= 0:
-                    quoted.append((at, at + len(part)))
-            if not quoted:
-                continue
-            tiles = [t for t in reading.tiles if t.hit_index == i]
-            known = {(t.start, t.end) for t in tiles}
-            todo = [Tile(i, s, e, passage[s:e]) for s, e in self.tiles_of(reading.hits[i])
-                    if (s, e) not in known and any(s < qe and e > qs for qs, qe in quoted)]
-            self._read(asked, todo)
-            for t in tiles + todo:
-                if t.reading is None or t.reading.span is None:
+                if at < 0:
                     continue
-                a, b = t.start + t.reading.span[0], t.start + t.reading.span[1]
-                if any(qs <= a and b <= qe for qs, qe in quoted):
-                    found.append((t.reading.span_score, a, b, c))
+                windows.extend((c, at + s, at + e) for s, e in _tiling(self.reader.windows(part)))
+        readings = self.reader.read(asked, [c.passage[s:e] for c, s, e in windows]) if windows else []
         best_per_citation: dict[int, tuple[float, int, int]] = {}
-        for score, a, b, c in found:
-            if c.n not in best_per_citation or score > best_per_citation[c.n][0]:
-                best_per_citation[c.n] = (score, a, b)
+        for (c, s, _), r in zip(windows, readings):
+            if r.span is None:
+                continue
+            if c.n not in best_per_citation or r.span_score > best_per_citation[c.n][0]:
+                best_per_citation[c.n] = (r.span_score, s + r.span[0], s + r.span[1])
         shorts = []
         for c in answer.citations:
             if c.n in best_per_citation:
@@ -401,6 +390,16 @@ def reading_question(question: Question) -> str:
     if question.previous_short_answer and _ANAPHOR.search(question.text):
         return _ANAPHOR.sub(question.previous_short_answer, question.text, count=1)
     return question.standalone or question.text
+
+
+def _tiling(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Non-overlapping windows out of the reader's (which start at every sentence)."""
+    spans, covered = [], -1
+    for start, end in windows:
+        if start >= covered:
+            spans.append((start, end))
+            covered = end
+    return spans
 
 
 def _same_words(a: Tile, b: Tile) -> bool:
