@@ -108,7 +108,7 @@ class Assistant:
 
             from assistant.answer.extractive import ExtractiveAnswerer
 
-            from assistant.answer.reading import JointGate
+            from assistant.answer.reading import JointGate, SentencePick
             from assistant.errors import ConfigError
 
             model = load_reader(s.reader)
@@ -121,7 +121,7 @@ class Assistant:
             sentences = ExtractiveAnswerer(tools, s.max_answer_sentences)
             reader = ReaderAnswerer(tools, model, rerank_k=s.rerank_k,
                                     extra_windows=s.reader_extra_windows, max_sentences=s.max_answer_sentences,
-                                    sentences=sentences, joint=joint)
+                                    sentences=sentences, joint=joint, pick=SentencePick.of(model.config.get("spans")))
         self._reranker = reader
         if s.answerer == "extractive":
             if reader is not None:

@@ -183,3 +183,26 @@ def test_joint_mode_answers_a_question_the_sentence_model_abstains_on(assistant)
     assert not answer.abstained and ("4pm" in answer.short_answer or "Friday" in answer.short_answer), (
         answer.short_answer, answer.text)
     assert answer.short_answer in " ".join(answer.citations[0].passage.split())
+
+
+SCHOOL = ("The village school at Brekka has two classrooms and a school library. "
+          "Its first teacher, Olav Sand, taught there from 1899 until 1930. "
+          "The school library at Brekka lends books to the whole village school district.")
+
+
+def test_the_reader_picks_the_sentence_that_answers_among_the_sentence_models_best(tmp_path):
+    # The sentence model ranks the sentences that repeat "village school" first; read alone,
+    # the one naming the teacher is the reader's. The pick (reader_config.json "spans") weighs both.
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "school.txt").write_text(SCHOOL)
+    a = Assistant(data_dir=tmp_path / "index", collection="school", reader="packaged")
+    a.ingest([tmp_path / "docs"])
+    question = "Who was the first teacher at the village school?"
+    answer = a.ask(question)
+    assert answer.short_answer == "Olav Sand", answer.short_answer
+    assert "Its first teacher, Olav Sand, taught there from 1899 until 1930. [1]" in answer.text
+    c = answer.citations[0]
+    assert c.passage[c.span_start:c.span_end] == "Olav Sand"
+    assert a.answerer.pick is not None and a.answerer.pick.k >= 2
+    a.answerer.pick = None  # the sentence model's best sentence leads
+    assert a.ask(question).short_answer != "Olav Sand"

@@ -94,3 +94,15 @@ class TestShippedReader:
     def test_fingerprint_and_config(self, reader):
         assert isinstance(reader.fingerprint, str) and len(reader.fingerprint) >= 8
         assert reader.config["layers"] in (4, 5, 6)
+
+    def test_windows_read_alone_score_the_same_whatever_they_are_read_with(self, reader):
+        # The int8 model quantises activations over the whole batch: read together, each
+        # window's scores depend on the other. Read alone (side by side), they do not.
+        question = "How many US army reservists died in the drone attack?"
+        a = "The attack killed three US army reservists and injured over 80 others at the Tower 22 base in Jordan."
+        b = ("President Joe Biden said the US would respond at a time and place of its choosing, and Defense "
+             "Secretary Lloyd Austin promised a multi-tiered response to the attack that killed them.")
+        single = reader.read(question, [a]) + reader.read(question, [b])
+        assert reader.read(question, [a, b], alone=True) == single
+        assert reader.read(question, [b, a], alone=True) == single[::-1]
+        assert single[0].span_text == "three"

@@ -220,7 +220,11 @@ class ExtractiveAnswerer:
             return Answer(question.text, EMPTY_TEXT, abstained=True, backend=self.name,
                           standalone_question=question.standalone)
         candidates = self.score_for_answer(question, hits)
-        chosen = self.select(candidates)
+        return self.compose(question, hits, self.select(candidates), t0)
+
+    def compose(self, question: Question, hits: Sequence[Hit], chosen: list[Candidate], t0: float) -> Answer:
+        """The answer quoting ``chosen`` (in that order; a passage's sentences in reading order),
+        or the abstention when nothing is chosen. ``t0``: when answering began."""
         elapsed = (time.perf_counter() - t0) * 1000
         if not chosen:
             return Answer(

@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -152,7 +153,7 @@ def sigmoid(x: float) -> float:
 class Reader:
     """Reads (question, window) pairs with the int8 ONNX reader model."""
 
-    def __init__(self, path: Path, session, tokenizer, config: dict):
+    def __init__(self, path: Path, session, tokenizer, config: dict, threads: int = 1):
         self.path = path
         self.session = session
         self.tokenizer = tokenizer
@@ -173,11 +174,13 @@ class Reader:
         self._cal_a = float(cal.get("a", 1.0))
         self._cal_b = float(cal.get("b", 0.0))
         self._input_names = {i.name for i in session.get_inputs()}
+        self._threads = threads
+        self._alone = None  # (one-thread session, pool) for windows read each on its own
+        self._alone_lock = threading.Lock()
         self.fingerprint = config.get("fingerprint") or _file_digest(path / config.get("onnx_file", ONNX_FILE))
 
     @classmethod
     def load(cls, path: str | Path | None = None, threads: int = 2, onnx_file: str | None = None) -> "Reader":
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         path = Path(path) if path is not None else MODEL_DIR
@@ -191,27 +194,21 @@ class Reader:
         tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         tokenizer.no_padding()
         tokenizer.no_truncation()
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = max(1, int(threads))
-        options.inter_op_num_threads = 1
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
-        session = ort.InferenceSession(str(path / config.get("onnx_file", ONNX_FILE)), options,
-                                       providers=["CPUExecutionProvider"])
-        return cls(path, session, tokenizer, config)
+        threads = max(1, int(threads))
+        session = _session(path / config.get("onnx_file", ONNX_FILE), threads)
+        return cls(path, session, tokenizer, config, threads)
 
     def windows(self, text: str) -> list[tuple[int, int]]:
         """Character spans of the windows this reader was trained on, over a passage."""
         return make_windows(text, self.tokenizer, self.window_tokens)
 
-    def logits(self, question: str, windows: Sequence[str]):
+    def logits(self, question: str, windows: Sequence[str], session=None):
         """Raw outputs: (start_logits, end_logits, answer_logit, relevance_logit, context_mask, offsets)."""
         ids, types, mask, context, offsets = encode_pairs(self.tokenizer, question, windows,
                                                           self.max_question_tokens, self.max_length)
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
         feeds = {k: v for k, v in feeds.items() if k in self._input_names}
-        start, end, cls = self.session.run(["start_logits", "end_logits", "cls_logits"], feeds)
+        start, end, cls = (session or self.session).run(["start_logits", "end_logits", "cls_logits"], feeds)
         return start, end, cls[:, 0], cls[:, 1], context, offsets
 
     def calibrated(self, answer_logit: float) -> float:
@@ -224,13 +221,33 @@ class Reader:
     def span_confidence(self, span_score: float) -> float:
         return sigmoid(self.span_z(span_score)) if span_score > float("-inf") else 0.0
 
-    def read(self, question: str, windows: list[str]) -> list[WindowReading]:
-        """One reading per window, in input order (all windows in one batched onnxruntime call)."""
+    def read(self, question: str, windows: list[str], alone: bool = False) -> list[WindowReading]:
+        """One reading per window, in input order: all windows in one batched onnxruntime call,
+        or with ``alone`` each in a run of its own (side by side on one-thread sessions). The
+        int8 model quantises activations over the whole batch, padding included, so only a
+        window read alone has scores that do not depend on what it was read with."""
         if not windows:
             return []
         if not question.strip():
             raise ValueError("empty question")
-        start, end, answer, relevance, context, offsets = self.logits(question, windows)
+        if alone and len(windows) > 1:
+            if self._threads > 1:
+                session, pool = self._alone_runner()
+                return list(pool.map(lambda w: self._read(question, [w], session)[0], windows))
+            return [self._read(question, [w])[0] for w in windows]
+        return self._read(question, windows)
+
+    def _alone_runner(self):
+        with self._alone_lock:
+            if self._alone is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._alone = (_session(self.path / self.config.get("onnx_file", ONNX_FILE), 1),
+                               ThreadPoolExecutor(self._threads, thread_name_prefix="read-one"))
+            return self._alone
+
+    def _read(self, question: str, windows: Sequence[str], session=None) -> list[WindowReading]:
+        start, end, answer, relevance, context, offsets = self.logits(question, windows, session)
         readings = []
         for i, window in enumerate(windows):
             best = best_span(start[i], end[i], context[i], self.max_answer_tokens)
@@ -245,6 +262,18 @@ class Reader:
             readings.append(WindowReading(answer_score=answer_score, relevance=sigmoid(relevance[i]), span=span,
                                           span_text=text, span_score=score, confidence=confidence))
         return readings
+
+
+def _session(file: Path, threads: int):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
 
 
 def _file_digest(file: Path) -> str:
