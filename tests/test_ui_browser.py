@@ -347,9 +347,16 @@ def test_a_reloaded_page_finds_its_conversation_in_the_list(chat_url, browser):
             "l => l.querySelector('input:checked') && l.innerText.includes(q))", arg=first_q)
 
         page.locator("#conversation-actions").get_by_text("Rename, delete, export").click()
-        page.locator("#conversation-title textarea, #conversation-title input").first.fill("Condemnations")
+        title = page.locator("#conversation-title textarea, #conversation-title input").first
+        title.fill("Condemnations")
+        page.wait_for_function("() => [...document.querySelectorAll('#conversation-title textarea, "
+                               "#conversation-title input')].some(e => e.value === 'Condemnations')")
         page.locator("#rename-conversation").click()
-        listed.filter(has_text="Condemnations").first.wait_for()
+        try:
+            listed.filter(has_text="Condemnations").first.wait_for()
+        except Exception as exc:  # say what the page showed instead
+            raise AssertionError(f"the rename did not reach the list: status {page.locator('#conversation-status').inner_text()!r}, "
+                                 f"title box {title.input_value()!r}, list {listed.all_inner_texts()}") from exc
         assert page.locator("#export-md a, a#export-md, #export-md").first.is_visible()
         page.once("dialog", lambda d: d.accept())
         page.locator("#delete-conversation").click()

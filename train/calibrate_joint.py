@@ -21,11 +21,9 @@ paraphrased tune questions are scored too, never fitted on. ``--write`` stores t
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import pickle
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -145,35 +143,22 @@ def main(argv=None) -> int:
 
     from assistant.answer.reader import MODEL_DIR
     from assistant.answer.reading import JointGate
-    from assistant.client import Assistant
     from assistant.config import offline_environment
     from eval import squad
-    from train import data as D
+    from train.askpath import held_out_articles, paraphrased_tune, tune_assistant
 
     offline_environment()
-    directory = squad.find_dir(args.squad)
-    names = squad.articles(directory)
-    first, _, last = args.articles.partition("-")
-    chosen = names[int(first) - 1 : int(last or first)]
-    if any(names.index(t) >= squad.TUNE_ARTICLES for t in chosen):
-        ap.error("only tune articles (1-11) may be used for calibration")
+    directory, names, chosen = held_out_articles(ap, args.squad, args.articles)
     model_dir = MODEL_DIR if args.model == "packaged" else Path(args.model)
     if args.cache and args.cache.exists():
         saved = pickle.loads(args.cache.read_bytes())
         rows, para_rows = saved["rows"], saved["para"]
     else:
-        data_dir = Path(args.data_dir) if args.data_dir else Path(tempfile.mkdtemp(prefix="calibrate-joint-"))
-        a = Assistant(data_dir=data_dir, collection="squad-tune", reader=args.model, answerer="extractive",
-                      reader_mode="spans")
-        a.ingest_records(squad.passages(directory, set(names[: squad.TUNE_ARTICLES])), progress=None)
+        a = tune_assistant(directory, names, args.model, args.data_dir, "calibrate-joint-")
         a.answerer.joint = JointGate(1.0, 0.0, 0.0, 0.0, 0.0, 0.5)  # features only; the weights are fitted here
         qs = [q for q in squad.questions(directory, "tune") if q.title in set(chosen)]
         rows = collect(a, qs)
-        by_id = {q.id: q for q in squad.questions(directory, "tune")}
-        para = [(p, by_id[p["squad_id"]]) for p in map(json.loads, D.PARAPHRASED.read_text().splitlines())
-                if p["squad_id"] in by_id]
-        para_q = [dataclasses.replace(q, question=p["question"]) for p, q in para]
-        para_rows = collect(a, para_q, log_every=0)
+        para_rows = collect(a, paraphrased_tune(directory), log_every=0)
         if args.cache:
             args.cache.write_bytes(pickle.dumps({"rows": rows, "para": para_rows}))
 

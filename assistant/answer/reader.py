@@ -265,15 +265,9 @@ class Reader:
 
 
 def _session(file: Path, threads: int):
-    import onnxruntime as ort
+    from assistant.embed.onnx_encoder import cpu_session
 
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.log_severity_level = 3
-    return ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
+    return cpu_session(file, threads)
 
 
 def _file_digest(file: Path) -> str:

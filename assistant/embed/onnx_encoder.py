@@ -256,16 +256,7 @@ class OnnxEncoder:
         self._singles_lock = threading.Lock()
 
     def _session(self, threads: int):
-        import onnxruntime as ort
-
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        # Busy-waiting threads steal the CPU from the rest of the pipeline on small machines.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.log_severity_level = 3
-        return ort.InferenceSession(str(self.file), options, providers=["CPUExecutionProvider"])
+        return cpu_session(self.file, threads)
 
     def _single_runner(self):
         """(session with one thread, pool of workers) for parallel one-text runs."""
@@ -319,3 +310,17 @@ class OnnxEncoder:
             mask[row, :n] = 1
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
         return session.run(None, {k: v for k, v in feeds.items() if k in self.input_names})[0]
+
+
+def cpu_session(file: Path, threads: int):
+    """An onnxruntime session on the CPU with ``threads`` intra-op threads that sleep when idle."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    # Busy-waiting threads steal the CPU from the rest of the pipeline on small machines.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.log_severity_level = 3
+    return ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
