@@ -44,3 +44,16 @@ def paraphrased_tune(directory) -> list:
     para = [(p, by_id[p["squad_id"]]) for p in map(json.loads, D.PARAPHRASED.read_text().splitlines())
             if p["squad_id"] in by_id]
     return [dataclasses.replace(q, question=p["question"]) for p, q in para]
+
+
+def asked(a, questions, log_every: int = 100):
+    """Each question retrieved as ``ask`` would: yields (question record, Question, hits)."""
+    import sys
+
+    from assistant.answer.base import Question
+
+    for i, q in enumerate(questions):
+        retrieval = a.retrieve(q.question, k=a.settings.top_k)
+        yield q, Question(q.question, q.question, vector=retrieval.query_vector), retrieval.hits
+        if log_every and i % log_every == 0:
+            print(f"  {i}/{len(questions)}", file=sys.stderr, flush=True)

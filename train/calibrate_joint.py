@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -33,15 +32,13 @@ MARGINS = (0.0, 0.05, 0.1, 0.2)
 
 def collect(a, questions, log_every=100) -> list[dict]:
     """Per question: whether it is answerable, and every read tile's features, span text and F1."""
-    from assistant.answer.base import Question
     from eval import metrics as M
+    from train.askpath import asked
 
     answerer = a.answerer
     rows = []
-    for i, q in enumerate(questions):
-        retrieval = a.retrieve(q.question, k=a.settings.top_k)
-        question = Question(q.question, q.question, vector=retrieval.query_vector)
-        reading = answerer.joint_reading(question, retrieval.hits)
+    for q, question, hits in asked(a, questions, log_every):
+        reading = answerer.joint_reading(question, hits)
         tiles = []
         for t in reading.tiles:
             if t.joint_features is None:
@@ -49,12 +46,10 @@ def collect(a, questions, log_every=100) -> list[dict]:
             f1 = M.best_f1(t.reading.span_text, q.answers) if q.answerable else 0.0
             tiles.append({"features": t.joint_features, "span": " ".join(t.reading.span_text.split()), "f1": f1,
                           "where": (t.hit_index, t.start, t.reading.span)})
-        spans_answer = answerer.sentences.answer(question, retrieval.hits)
+        spans_answer = answerer.sentences.answer(question, hits)
         rows.append({"id": q.id, "title": q.title, "answerable": q.answerable, "answers": list(q.answers),
                      "tiles": tiles, "sentence_abstained": spans_answer.abstained,
                      "sentence_contains": M.contains_answer(spans_answer.text, q.answers) if q.answerable else False})
-        if log_every and i % log_every == 0:
-            print(f"  {i}/{len(questions)}", file=sys.stderr, flush=True)
     return rows
 
 

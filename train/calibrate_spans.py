@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -29,16 +28,13 @@ K_READ = 6  # sentences read per question when collecting (the fitted k is at mo
 
 def collect(a, questions, log_every=100) -> list[dict]:
     """Per answerable question: its best sentences (by the sentence model), each read alone."""
-    from assistant.answer.base import Question
     from assistant.answer.evidence import answer_candidates
     from eval import metrics as M
+    from train.askpath import asked
 
     answerer = a.answerer
     rows = []
-    for i, q in enumerate(questions):
-        retrieval = a.retrieve(q.question, k=a.settings.top_k)
-        question = Question(q.question, q.question, vector=retrieval.query_vector)
-        hits = retrieval.hits
+    for q, question, hits in asked(a, questions, log_every):
         candidates = answerer.sentences.score(question, hits)
         ranked = sorted((c for c in answer_candidates(candidates) if c.probability > 0), key=lambda c: -c.probability)
         sentences = []
@@ -48,8 +44,6 @@ def collect(a, questions, log_every=100) -> list[dict]:
             sentences.append({"features": r.features, "contains": M.contains_answer(c.text, q.answers),
                               "span_f1": M.best_f1(span, q.answers)})
         rows.append({"id": q.id, "title": q.title, "answers": list(q.answers), "sentences": sentences})
-        if log_every and i % log_every == 0:
-            print(f"  {i}/{len(questions)}", file=sys.stderr, flush=True)
     return rows
 
 
