@@ -1,9 +1,10 @@
 """The default answerer: the project's reader model finds the words that answer, and quotes them.
 
-Mode ``spans`` (the default): the sentence-scoring model (``extractive.py``) chooses the
-sentences to quote and when to abstain; the reader then reads each quoted sentence on its own
-and its best span becomes ``Answer.short_answer``, with its offsets in the citation. With
-``rerank_k`` the reader first reranks the fused candidates by its relevance score.
+Mode ``spans`` (the default): the sentence-scoring model (``extractive.py``) decides when to
+abstain and which sentences may be quoted; the reader reads its best few sentences, each on its
+own, a fitted pick (``SentencePick``) chooses the one the answer leads with, and the reader's best
+span in it becomes ``Answer.short_answer``, with its offsets in the citation. With ``rerank_k``
+the reader first reranks the fused candidates by its relevance score.
 
 Mode ``joint``: passages are cut into *tiles* (runs of whole sentences that fit the reader's
 window); the best tiles of the first candidates (by a cheap keyword score) and the tiles holding
