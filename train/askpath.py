@@ -57,3 +57,27 @@ def asked(a, questions, log_every: int = 100):
         yield q, Question(q.question, q.question, vector=retrieval.query_vector), retrieval.hits
         if log_every and i % log_every == 0:
             print(f"  {i}/{len(questions)}", file=sys.stderr, flush=True)
+
+
+def rows_of(args, directory, names, chosen, collect, *, prefix: str, answerable_only: bool = False,
+            prepare=None) -> tuple[list, list]:
+    """(rows of the chosen articles' questions, rows of the paraphrased tune questions), made by
+    ``collect(assistant, questions)`` over a fresh tune index, or read from ``args.cache`` when it
+    exists (and written there when it does not). ``prepare(assistant)`` readies the answerer."""
+    import pickle
+
+    from eval import squad
+
+    if args.cache and args.cache.exists():
+        saved = pickle.loads(args.cache.read_bytes())
+        return saved["rows"], saved["para"]
+    a = tune_assistant(directory, names, args.model, args.data_dir, prefix)
+    if prepare:
+        prepare(a)
+    qs = [q for q in squad.questions(directory, "tune")
+          if q.title in set(chosen) and (q.answerable or not answerable_only)]
+    rows = collect(a, qs)
+    para_rows = collect(a, paraphrased_tune(directory), log_every=0)
+    if args.cache:
+        args.cache.write_bytes(pickle.dumps({"rows": rows, "para": para_rows}))
+    return rows, para_rows

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -93,22 +92,13 @@ def main(argv=None) -> int:
 
     from assistant.answer.reader import MODEL_DIR
     from assistant.config import offline_environment
-    from eval import squad
-    from train.askpath import held_out_articles, paraphrased_tune, tune_assistant
+    from train.askpath import held_out_articles, rows_of
 
     offline_environment()
     directory, names, chosen = held_out_articles(ap, args.squad, args.articles)
     model_dir = MODEL_DIR if args.model == "packaged" else Path(args.model)
-    if args.cache and args.cache.exists():
-        saved = pickle.loads(args.cache.read_bytes())
-        rows, para_rows = saved["rows"], saved["para"]
-    else:
-        a = tune_assistant(directory, names, args.model, args.data_dir, "calibrate-spans-")
-        qs = [q for q in squad.questions(directory, "tune") if q.title in set(chosen) and q.answerable]
-        rows = collect(a, qs)
-        para_rows = collect(a, paraphrased_tune(directory), log_every=0)
-        if args.cache:
-            args.cache.write_bytes(pickle.dumps({"rows": rows, "para": para_rows}))
+    rows, para_rows = rows_of(args, directory, names, chosen, collect, prefix="calibrate-spans-",
+                              answerable_only=True)
 
     report = {"answerable_questions": len(rows), "articles": chosen, "k": args.k}
     crossed, baseline = [], []
