@@ -348,6 +348,10 @@ def test_a_reloaded_page_finds_its_conversation_in_the_list(chat_url, browser):
 
         page.locator("#conversation-actions").get_by_text("Rename, delete, export").click()
         title = page.locator("#conversation-title textarea, #conversation-title input").first
+        # The box opens with the conversation's title in it; text typed before that shows (on a
+        # loaded machine, while the section is still being built) is replaced by it.
+        page.wait_for_function("() => [...document.querySelectorAll('#conversation-title textarea, "
+                               "#conversation-title input')].some(e => e.value.includes('condemned'))")
         title.fill("Condemnations")
         page.wait_for_function("() => [...document.querySelectorAll('#conversation-title textarea, "
                                "#conversation-title input')].some(e => e.value === 'Condemnations')")
