@@ -106,3 +106,18 @@ class TestShippedReader:
         assert reader.read(question, [a, b], alone=True) == single
         assert reader.read(question, [b, a], alone=True) == single[::-1]
         assert single[0].span_text == "three"
+
+
+def test_a_first_read_alone_does_not_load_the_model_a_second_time():
+    # A one-shot `assistant ask` reads once: the one-thread session for side-by-side runs is only
+    # made at the second such read, and both ways give the same scores.
+    from assistant.answer.reader import Reader
+
+    reader = Reader.load(threads=2)
+    question = "How many targets did the US strike?"
+    windows = ["The operation involved striking over 85 targets.", "Biden promised a response."]
+    first = reader.read(question, windows, alone=True)
+    assert reader._alone is None
+    second = reader.read(question, windows, alone=True)
+    assert reader._alone is not None
+    assert first == second and "85" in first[0].span_text
