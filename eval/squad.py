@@ -18,7 +18,7 @@ import argparse
 import json
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from eval.datasets import find_data
@@ -97,6 +97,7 @@ def questions(directory: Path, split: str = "tune") -> list[SquadQuestion]:
 
 
 PARAPHRASED_FILE = Path(__file__).resolve().parent / "data" / "squad_paraphrased_tune.jsonl"
+REWORDED_FILE = Path(__file__).resolve().parent / "data" / "squad_reworded_calib.jsonl"
 
 
 def paraphrased_tune(directory: Path) -> list[SquadQuestion]:
@@ -106,21 +107,23 @@ def paraphrased_tune(directory: Path) -> list[SquadQuestion]:
     flatter keyword search. These 48 paraphrases (answers and gold passages unchanged) measure
     what happens when a user's wording differs from the document's. Tune split only.
     """
+    return _reworded(directory, PARAPHRASED_FILE, "-para")
+
+
+def reworded_calib(directory: Path) -> list[SquadQuestion]:
+    """180 questions of the held-out tune articles 10-11 (120 answerable, 60 not), reworded by
+    this project the same way, unanswerable ones keeping their trick: for fitting and checking
+    gates on reworded questions, apart from the 48 above. Tune split only."""
+    return _reworded(directory, REWORDED_FILE, "-reworded")
+
+
+def _reworded(directory: Path, path: Path, suffix: str) -> list[SquadQuestion]:
     by_id = {q.id: q for q in questions(directory, "tune")}
     out = []
-    for line in PARAPHRASED_FILE.open(encoding="utf-8"):
+    for line in path.open(encoding="utf-8"):
         rec = json.loads(line)
         original = by_id[rec["squad_id"]]
-        out.append(
-            SquadQuestion(
-                id=original.id + "-para",
-                question=rec["question"],
-                passage_id=original.passage_id,
-                title=original.title,
-                answerable=True,
-                answers=original.answers,
-            )
-        )
+        out.append(replace(original, id=original.id + suffix, question=rec["question"]))
     return out
 
 

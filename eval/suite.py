@@ -313,13 +313,17 @@ def _squad_section(suite: Suite, section: Any, path: Path) -> None:
     corpus_articles = str(section.get("corpus_articles", "all"))
     subset = str(section.get("set", "original"))
     try:
-        if subset == "paraphrased-tune":  # the project's rewordings of 48 tune questions
-            records = [{"id": q.id, "question": q.question, "answers": q.answers, "sources": [q.passage_id],
-                        "title": q.title} for q in squad.paraphrased_tune(directory)]
+        reworded = {"paraphrased-tune": squad.paraphrased_tune,  # the project's rewordings of 48 tune questions
+                    "reworded-calib": squad.reworded_calib}  # and of 180 more, a third of them unanswerable
+        if subset in reworded:
+            records = [{"id": q.id, "question": q.question, "answers": q.answers, "answerable": q.answerable,
+                        "sources": [q.passage_id] if q.answerable else [], "title": q.title}
+                       | ({"plausible_answers": q.plausible} if q.plausible else {})
+                       for q in reworded[subset](directory)]
         elif subset == "original":
             records = squad.suite_records(directory, articles)
         else:
-            raise ValueError(f"unknown [squad] set {subset!r}: use original or paraphrased-tune")
+            raise ValueError(f"unknown [squad] set {subset!r}: use original, paraphrased-tune or reworded-calib")
         squad.titles_for(directory, corpus_articles)
     except ValueError as exc:
         raise SuiteError(f"{path}: {exc}") from None

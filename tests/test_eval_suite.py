@@ -195,6 +195,24 @@ def test_shipped_squad_suites_split_the_real_data_by_article():
 
 # --- BEIR --------------------------------------------------------------------------------------
 
+def test_the_reworded_suites_hold_tune_questions_in_new_words_and_keep_the_unanswerable_ones():
+    directory = requires.eval_data(squad.find_dir)
+    original = {q.id: q for q in squad.questions(directory, "all")}
+    titles = squad.articles(directory)
+    para, reworded = load_suite("squad-paraphrased"), load_suite("squad-reworded")
+    assert (len(para.questions), len(reworded.questions)) == (48, 180)
+    for suite, articles in ((para, titles[:11]), (reworded, titles[9:11])):
+        for q in suite.questions:
+            source = original[q.id.rsplit("-", 1)[0]]
+            assert source.title in articles, q.id  # never a report article
+            assert q.question != source.question and q.answerable == source.answerable
+            assert (q.answers, q.sources) == ((source.answers, [source.passage_id]) if source.answerable else ([], []))
+    assert sum(not q.answerable for q in reworded.questions) == 60
+    # the calibration set is apart from the 48 it is checked against
+    assert not {q.id.rsplit("-", 1)[0] for q in para.questions} & {q.id.rsplit("-", 1)[0] for q in reworded.questions}
+    assert reworded.corpus_key == para.corpus_key == "squad2-dev-all"
+
+
 def test_beir_loader_reads_gzip_corpus_and_splits(tmp_path):
     import gzip
 

@@ -7,7 +7,8 @@ the naive best-cosine sentence, and the packaged local LLM, on the same question
     python -m eval.bench.answerers --rerank scifact,squad-paraphrased --rerank-k 20
 
 Question suites (``assistant eval`` suites): ``sample-article``, ``squad-paraphrased`` (48 tune
-questions reworded away from their passage), ``squad-report`` (SQuAD 2.0 report articles, retrieval
+questions reworded away from their passage), ``squad-reworded`` (180 more, of tune articles 10-11,
+60 of them unanswerable), ``squad-report`` (SQuAD 2.0 report articles, retrieval
 over every passage). Reported per answerer: short-answer EM/F1 (the answer text when there is no
 short answer), containment, abstention precision/recall, wrong abstentions, latency p50/p95.
 ``--rerank`` measures retrieval with and without the reader's reranking of the fused top
@@ -27,7 +28,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "eval" / "out" / "bench-answerers"
-SUITES = ("sample-article", "squad-paraphrased", "squad-report")
+SUITES = ("sample-article", "squad-paraphrased", "squad-reworded", "squad-report")
 ANSWERERS = {
     "reader": {"answerer": "extractive", "reader": "packaged", "reader_mode": "spans", "rerank_k": 0},
     "reader-joint": {"answerer": "extractive", "reader": "packaged", "reader_mode": "joint", "rerank_k": 0},
