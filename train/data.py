@@ -7,6 +7,8 @@
   negatives). ``qrels/test.tsv`` is never opened. A seeded 20% of the train claims is held out.
 - Self-made cloze questions from the allowed passages (SQuAD articles 1-9, train-cited SciFact
   abstracts): a name, number or date in a sentence replaced by a wh-phrase.
+- Self-made rewordings of a share of those SQuAD questions: words they share with their window
+  replaced by near words from the base model's own embeddings (``reword_examples``).
 
 An example is a dict: question, window (text), span (char start, end in the window, or None),
 has_answer (1/0, -1 = no label), relevant (1/0, -1 = no label), source.
@@ -301,6 +303,68 @@ def swap_negatives(examples: list[dict], pool: dict[str, list[str]], rng: random
         if q:
             out.append(dict(question=q, window=ex["window"], span=None, has_answer=0, relevant=-1, source=source))
     return out
+
+
+# --- reworded questions ---------------------------------------------------------------------
+
+def word_neighbours(vocab: list[str], embeddings, k: int = 3) -> dict[str, list[str]]:
+    """For each whole-word, alphabetic entry of ``vocab`` (token id -> text): its ``k`` nearest other words in the base
+    model's input embeddings, leaving out forms of itself (the same first four letters). They
+    are near-synonyms or related words ("tumors" -> cancers, lesions; "founded" -> established;
+    "parliament" -> legislature), sometimes opposites ("increase" -> decrease)."""
+    import numpy as np
+
+    words = [i for i, v in enumerate(vocab) if v.isalpha() and v.islower() and len(v) > 2]
+    e = embeddings[words]
+    e = e / np.linalg.norm(e, axis=1, keepdims=True)
+    out = {}
+    for start in range(0, len(words), 2048):
+        sims = e[start:start + 2048] @ e.T
+        for row, i in enumerate(range(start, min(start + 2048, len(words)))):
+            w = vocab[words[i]]
+            order = np.argsort(-sims[row])[: 4 * k + 8]
+            near = [vocab[words[j]] for j in order if j != i and vocab[words[j]][:4] != w[:4]][:k]
+            if near:
+                out[w] = near
+    return out
+
+
+def reworded_question(question: str, window: str, neighbours: dict[str, list[str]], rng: random.Random,
+                      share: float = 0.5) -> str | None:
+    """The question with its lower-case words that also occur in the window replaced, each with
+    probability ``share``, by one of their embedding neighbours: a question that shares fewer
+    words with its passage, as a user's often does (names and numbers are kept). None when no
+    word was replaced."""
+    in_window = set(_words(window))
+    changed = False
+
+    def swap(m: re.Match) -> str:
+        nonlocal changed
+        w = m.group(0)
+        if w in _STOP or w not in in_window or w not in neighbours or rng.random() >= share:
+            return w
+        changed = True
+        return rng.choice(neighbours[w])
+
+    out = re.sub(r"\b[a-z]{3,}\b", swap, question)
+    return out if changed else None
+
+
+def reword_examples(examples: list[dict], neighbours: dict[str, list[str]], rng: random.Random,
+                    share: float, word_share: float = 0.5) -> int:
+    """Reword the questions of a ``share`` of the real SQuAD examples in place, each shared word
+    with probability ``word_share`` (labels unchanged: answerable ones still answerable,
+    unanswerable ones still not). Returns how many."""
+    n = 0
+    for ex in examples:
+        if not ex["source"].startswith("squad") or rng.random() >= share:
+            continue
+        q = reworded_question(ex["question"], ex["window"], neighbours, rng, word_share)
+        if q:
+            ex["question"] = q
+            ex["source"] += "_reworded"
+            n += 1
+    return n
 
 
 # --- SciFact ---------------------------------------------------------------------------------

@@ -141,6 +141,15 @@ def build_data(tokenizer, cfg, seed: int, tiny: bool):
     held_w = D.passage_windows(held_p, tokenizer, wt)
     examples = D.squad_examples(train_p, train_q, train_w, rng)
     counts = {"squad_questions": len(train_q)}
+    if cfg.get("reword_share"):
+        # questions that share fewer words with their window, as reworded user questions do
+        from transformers import AutoModel
+
+        base = AutoModel.from_pretrained(str(base_model_path()), local_files_only=True)
+        embeddings = base.embeddings.word_embeddings.weight.detach().numpy()
+        neighbours = D.word_neighbours([tokenizer.id_to_token(i) for i in range(embeddings.shape[0])], embeddings)
+        counts["reworded"] = D.reword_examples(examples, neighbours, rng, cfg["reword_share"])
+        del base
     cloze_sq = D.cloze_examples([p["text"] for _, p in sorted(train_p.items())], tokenizer, wt, rng, "cloze_squad")
     examples += cloze_sq
     # SciFact: train claims only; cloze from the abstracts the train qrels cite
@@ -328,6 +337,8 @@ def main(argv=None):
     ap.add_argument("--lr", type=float, default=1e-4)
     ap.add_argument("--swap-share", type=float, default=0.35,
                     help="share of answerable examples that also get a swapped-entity (unanswerable) twin")
+    ap.add_argument("--reword-share", type=float, default=0.0,
+                    help="share of the SQuAD questions reworded with embedding-neighbour words (0 = none)")
     ap.add_argument("--eval-every", type=int, default=400)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-export", action="store_true", help="train and evaluate only (probes)")
@@ -342,7 +353,8 @@ def main(argv=None):
     np.random.seed(args.seed)
     torch.manual_seed(args.seed)
     cfg = {"max_length": 128, "max_question_tokens": 40, "window_tokens": 80, "max_answer_tokens": 30,
-           "layers": args.layers, "cloze_scifact_limit": 3000, "eval_top_k": 4, "swap_share": args.swap_share}
+           "layers": args.layers, "cloze_scifact_limit": 3000, "eval_top_k": 4, "swap_share": args.swap_share,
+           "reword_share": args.reword_share}
     if args.tiny:
         args.max_steps = 3 if args.max_steps is None else args.max_steps
         args.batch_size = 8
@@ -553,6 +565,11 @@ def write_card(file: Path, meta, summary, latency, cal, thr, curve):
                    f"{c['heldout']['scifact_rel_auc']:.3f} | {c['heldout']['para_f1']:.1f} |" for c in evals]
     losses_ = [c for c in curve if "span" in c]
     loss_line = ", ".join(f"{c['step']}: {c['span']:.2f}/{c['ans']:.2f}/{c['rel']:.2f}" for c in losses_[:: max(1, len(losses_) // 10)])
+    share = meta["cfg"].get("reword_share", 0)
+    reworded_line = (f"\n- Self-made rewordings ({share} of the SQuAD examples): the question's lower-case words that its window"
+                     "\n  also holds replaced, each with probability 0.5, by one of their three nearest words in the base"
+                     "\n  model's input embeddings (\"tumors\" -> cancers, \"founded\" -> established), labels unchanged."
+                     if share else "")
     layers_kept = "all 6 of its layers kept" if meta["layers"] >= 6 else f"the first {meta['layers']} of its 6 layers kept"
     text = f"""# Reader model (issue 13)
 
@@ -577,7 +594,7 @@ relevance logit (for reranking).
 - Self-made unanswerable twins ("swapped", {meta['cfg'].get('swap_share', 0)} of the answerable examples): the same
   window with one of the question's names, years or numbers that the window holds replaced by another
   of the same kind from the training passages, labelled "no answer" (SQuAD 2.0's entity-swap kind of
-  unanswerable question).
+  unanswerable question).{reworded_line}
 - SciFact (Wadden et al. 2020; annotations CC BY 4.0, abstracts ODC-By 1.0): 80% of the `qrels/train.tsv`
   claims with their cited abstracts (relevant) and BM25-retrieved / random other abstracts (not relevant);
   20% held out. `qrels/test.tsv` never used.
