@@ -31,7 +31,7 @@ def test_tiny_training_run_produces_a_loadable_model(tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert "step 3/3" in run.stdout  # the learning curve is printed
     card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
-    for needle in ("apache-2.0", "CC BY-SA 4.0", "CC BY 4.0", "ODC-By 1.0", "seed 13", "Self-made rewordings (0.5"):
+    for needle in ("apache-2.0", "CC BY-SA 4.0", "CC BY 4.0", "ODC-By 1.0", "seed 13", "Self-made rewordings (drawn for 0.5"):
         assert needle in card
     config = json.loads((out / "reader_config.json").read_text())
     assert 0.0 < config["answer_threshold"] < 1.0

@@ -308,9 +308,9 @@ def swap_negatives(examples: list[dict], pool: dict[str, list[str]], rng: random
 # --- reworded questions ---------------------------------------------------------------------
 
 def word_neighbours(vocab: list[str], embeddings, k: int = 3) -> dict[str, list[str]]:
-    """For each whole-word, alphabetic entry of ``vocab`` (token id -> text): its ``k`` nearest other words in the base
-    model's input embeddings, leaving out forms of itself (the same first four letters). They
-    are near-synonyms or related words ("tumors" -> cancers, lesions; "founded" -> established;
+    """For each whole-word, lower-case entry of ``vocab`` (token id -> text): its ``k`` nearest
+    other such words in the base model's input embeddings, leaving out forms of itself (the same
+    first four letters). They are near-synonyms or related words ("tumors" -> cancers, lesions; "founded" -> established;
     "parliament" -> legislature), sometimes opposites ("increase" -> decrease)."""
     import numpy as np
 

@@ -566,7 +566,8 @@ def write_card(file: Path, meta, summary, latency, cal, thr, curve):
     losses_ = [c for c in curve if "span" in c]
     loss_line = ", ".join(f"{c['step']}: {c['span']:.2f}/{c['ans']:.2f}/{c['rel']:.2f}" for c in losses_[:: max(1, len(losses_) // 10)])
     share = meta["cfg"].get("reword_share", 0)
-    reworded_line = (f"\n- Self-made rewordings ({share} of the SQuAD examples): the question's lower-case words that its window"
+    reworded_line = (f"\n- Self-made rewordings (drawn for {share} of the SQuAD examples; \"reworded\" in the counts below"
+                     "\n  changed): the question's lower-case words that its window"
                      "\n  also holds replaced, each with probability 0.5, by one of their three nearest words in the base"
                      "\n  model's input embeddings (\"tumors\" -> cancers, \"founded\" -> established), labels unchanged."
                      if share else "")
