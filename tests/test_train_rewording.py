@@ -45,3 +45,16 @@ def test_neighbours_are_the_nearest_other_words_not_forms_of_the_word_itself():
     near = D.word_neighbours(vocab, e, k=2)
     assert near["tumor"] == ["cancer", "lesion"]  # not "tumors" (the same word), nor "Paris" (a name)
     assert "##ing" not in near and "Paris" not in near and "[PAD]" not in near
+
+
+def test_a_share_outside_0_to_1_is_a_one_line_error_before_any_work():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    run = subprocess.run([sys.executable, "-m", "train.reader", "--reword-share", "1.5"], cwd=root,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines()[-1].endswith("--reword-share must be between 0 and 1")
+    assert "Traceback" not in run.stderr

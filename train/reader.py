@@ -343,6 +343,9 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--no-export", action="store_true", help="train and evaluate only (probes)")
     args = ap.parse_args(argv)
+    for name in ("swap_share", "reword_share"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            ap.error(f"--{name.replace('_', '-')} must be between 0 and 1")
 
     import torch
     from tokenizers import Tokenizer
